@@ -1,0 +1,1 @@
+"""The write side of Tequio: aggregates and the application service."""

