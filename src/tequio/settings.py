@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_SECRET = "tequio-development-secret-not-for-production"  # noqa: S105
+DEVELOPMENT_SECRET = "tequio-development-secret-not-for-production"
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,116 @@
+"""The ``tequio`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from tequio.database import DatabaseUnavailable
+from tequio.settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise SystemExit(f"tequio: bad configuration: {problems}") from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    where = (
+        settings.database_url and "DATABASE_URL"
+    ) or f"embedded PostgreSQL in {settings.data_dir}"
+    print(f"Tequio: serving on http://{args.host}:{args.port} ({where})", file=sys.stderr)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+    )
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from api.auth import mint_token
+
+    settings = _settings()
+    try:
+        token = mint_token(
+            settings.secret.get_secret_value(),
+            subject=args.sub,
+            roles=args.role,
+            municipality=args.municipality or settings.municipality,
+            agency_id=args.agency,
+            table_ids=args.table,
+            lifetime_seconds=args.hours * 3600,
+        )
+    except ValueError as error:
+        raise SystemExit(f"tequio token: {error}") from None
+    print(token)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tequio", description="Tequio: commitments made to communities, kept in the open."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the API and the projections")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    token = commands.add_parser("token", help="print a development bearer token")
+    token.add_argument("--sub", required=True, help="the subject (who acts)")
+    token.add_argument(
+        "--role",
+        required=True,
+        action="append",
+        choices=[
+            "admin",
+            "coordinator",
+            "secretary",
+            "agency_staff",
+            "cabinet_member",
+            "integration",
+        ],
+        help="a role; repeat for several",
+    )
+    token.add_argument("--agency", help="the agency an agency_staff token acts for")
+    token.add_argument("--table", action="append", help="a cabinet the member belongs to")
+    token.add_argument("--municipality", help="defaults to TEQUIO_MUNICIPALITY")
+    token.add_argument("--hours", type=int, default=12, help="lifetime in hours")
+    token.set_defaults(func=cmd_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except DatabaseUnavailable as error:
+        print(f"tequio: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
