@@ -5,16 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from strawberry.fastapi import GraphQLRouter
 
-from cases.application import TequioApplication
+from api.auth import PUBLIC, Caller, InvalidToken, decode_token
+from api.errors import ApiError
+from api.graphql.context import TequioContext
+from api.graphql.schema import build_schema
+from api.language import preferred_language
+from api.runtime import ReadModels, Runtime
 from cases.clock import Clock, SystemClock
+from projections.runtime import ProjectionService
 from tequio.application import build_application
 from tequio.database import Database
 from tequio.settings import Settings
@@ -22,33 +28,50 @@ from tequio.settings import Settings
 log = logging.getLogger("tequio.api")
 
 
-@dataclass
-class Runtime:
-    """What the lifespan builds and the request handlers share."""
-
-    settings: Settings
-    database: Database
-    application: TequioApplication
-    pool: asyncpg.Pool
-    clock: Clock
+class AuthenticationFailed(Exception):
+    def __init__(self, error: ApiError, language: str) -> None:
+        self.error = error
+        self.language = language
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, run_projections: bool = True
+) -> FastAPI:
+    """Builds the API. With ``run_projections`` the read models are kept in this process
+    (the embedded default); production runs them as ``tequio worker`` processes."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = await to_thread.run_sync(Database.open, settings)
+        env = database.info.eventsourcing_env(
+            lock_timeout=settings.lock_timeout, pool_size=settings.pool_size
+        )
         application = await to_thread.run_sync(
             lambda: build_application(settings, database.info, clock=clock)
         )
+        projections = None
+        if run_projections:
+            projections = ProjectionService(env)
+            await to_thread.run_sync(projections.start)
         pool = await asyncpg.create_pool(
             database.info.url(), min_size=1, max_size=settings.pool_size * 2
         )
-        app.state.runtime = Runtime(settings, database, application, pool, clock or SystemClock())
+        app.state.runtime = Runtime(
+            settings=settings,
+            database=database,
+            application=application,
+            pool=pool,
+            clock=clock or SystemClock(),
+            queries=ReadModels.on(pool),
+            projections=projections,
+        )
         log.info("Tequio ready on %s", database.info.describe())
         try:
             yield
         finally:
             await pool.close()
+            if projections is not None:
+                await to_thread.run_sync(projections.stop)
             await to_thread.run_sync(application.close)
             await to_thread.run_sync(database.close)
 
@@ -59,6 +82,54 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
+    def caller_of(request: Request, language: str) -> Caller:
+        header = request.headers.get("authorization")
+        if not header:
+            return PUBLIC
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationFailed(
+                ApiError("UNAUTHENTICATED", "invalid_token", reason="expected 'Bearer <token>'"),
+                language,
+            )
+        try:
+            return decode_token(
+                settings.secret.get_secret_value(),
+                token.strip(),
+                municipality=settings.municipality,
+            )
+        except InvalidToken as error:
+            raise AuthenticationFailed(
+                ApiError("UNAUTHENTICATED", "invalid_token", reason=str(error)), language
+            ) from None
+
+    async def graphql_context(request: Request) -> TequioContext:
+        language = preferred_language(request.headers.get("accept-language"))
+        return TequioContext(
+            runtime=request.app.state.runtime,
+            caller=caller_of(request, language),
+            language=language,
+            idempotency_key=request.headers.get("idempotency-key"),
+        )
+
+    @app.exception_handler(AuthenticationFailed)
+    async def authentication_failed(_: Request, exc: AuthenticationFailed) -> JSONResponse:
+        error = exc.error
+        return JSONResponse(
+            {
+                "data": None,
+                "errors": [
+                    {"message": error.message(exc.language), "extensions": {"code": error.code}}
+                ],
+            },
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    app.include_router(
+        GraphQLRouter(build_schema(), context_getter=graphql_context), prefix="/graphql"
+    )
+
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -66,13 +137,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> Any:
         runtime: Runtime = request.app.state.runtime
-        checks: dict[str, str] = {}
+        checks: dict[str, Any] = {}
         try:
             async with runtime.pool.acquire(timeout=2) as conn:
                 await conn.fetchval("select 1", timeout=2)
             checks["database"] = "ok"
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
             checks["database"] = f"unreachable: {type(error).__name__}"
+        if runtime.projections is not None:
+            status = await to_thread.run_sync(runtime.projections.status)
+            stopped = [s["name"] for s in status if not s["running"]]
+            checks["projections"] = "ok" if not stopped else f"not running: {', '.join(stopped)}"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 

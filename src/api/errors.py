@@ -1,0 +1,74 @@
+"""Errors as the contract shows them: ``extensions.code`` and a message in the caller's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+
+from cases.errors import TequioError
+
+API_MESSAGES: dict[str, dict[str, str]] = {
+    "unauthenticated": {
+        "en": "Sign in first: this operation needs a bearer token.",
+        "es": "Primero inicie sesión: esta operación requiere un token de acceso.",
+    },
+    "invalid_token": {
+        "en": "The bearer token is not valid: {reason}.",
+        "es": "El token de acceso no es válido: {reason}.",
+    },
+    "forbidden_role": {
+        "en": "Your role does not allow {operation}.",
+        "es": "Su rol no permite {operation}.",
+    },
+    "forbidden_cabinet": {
+        "en": "Only members of cabinet '{table_id}' may read its briefing.",
+        "es": "Solo las personas integrantes del gabinete '{table_id}' pueden leer su informe.",
+    },
+    "forbidden_cabinet_commitment": {
+        "en": "This commitment was agreed in a security cabinet you are not a member of.",
+        "es": "Este acuerdo se tomó en un gabinete de seguridad del que usted no es integrante.",
+    },
+    "not_a_cabinet": {
+        "en": "Table '{table_id}' is not a security cabinet.",
+        "es": "La mesa '{table_id}' no es un gabinete de seguridad.",
+    },
+    "page_too_large": {
+        "en": "'first' must be between 0 and {max}; got {first}.",
+        "es": "'first' debe estar entre 0 y {max}; se recibió {first}.",
+    },
+    "bad_cursor": {
+        "en": "The cursor '{cursor}' is not valid for this list.",
+        "es": "El cursor '{cursor}' no es válido para esta lista.",
+    },
+    "not_yet_visible": {
+        "en": "The change was recorded (id {id}) but is not visible yet; read it again shortly.",
+        "es": "El cambio quedó registrado (id {id}) pero aún no es visible; "
+        "consúltelo de nuevo en unos momentos.",
+    },
+    "bad_input": {
+        "en": "{detail}",
+        "es": "{detail}",
+    },
+    "agency_staff_needs_agency": {
+        "en": "An agency_staff token must name its agency.",
+        "es": "Un token de personal de área debe indicar su área.",
+    },
+}
+
+
+class ApiError(Exception):
+    def __init__(self, code: str, key: str, **params: Any) -> None:
+        self.code = code
+        self.key = key
+        self.params = params
+        super().__init__(self.message("en"))
+
+    def message(self, language: str) -> str:
+        lang = "es" if language.startswith("es") else "en"
+        return API_MESSAGES[self.key][lang].format(**self.params)
+
+
+def to_graphql_error(error: TequioError | ApiError, language: str) -> GraphQLError:
+    extensions: dict[str, Any] = {"code": error.code, "reason": error.key}
+    return GraphQLError(error.message(language), extensions=extensions)

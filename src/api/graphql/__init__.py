@@ -1,0 +1,1 @@
+"""The GraphQL API: the contract's types, queries and mutations."""

@@ -1,0 +1,120 @@
+"""Per-request context: the caller, their language, DataLoaders, and command execution."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any, TypeVar
+
+from anyio import to_thread
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from api import policy
+from api.auth import Caller
+from api.errors import ApiError
+from api.runtime import Runtime
+from cases.application import CommandContext, CommandResult, TequioApplication
+from cases.clock import today
+from projections.positions import wait_for
+
+T = TypeVar("T")
+
+
+def _by_id(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[dict[str, Any] | None]:
+    index = {row["id"]: row for row in rows}
+    return [index.get(key) for key in keys]
+
+
+class TequioContext(BaseContext):
+    def __init__(
+        self, runtime: Runtime, caller: Caller, language: str, idempotency_key: str | None
+    ) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.caller = caller
+        self.language = language
+        self.idempotency_key = idempotency_key
+        self.municipality = runtime.settings.municipality
+        self.today: date = today(runtime.clock, runtime.settings.zone)
+        self.cabinet_scope = policy.cabinet_scope(caller)
+        self.response_extensions: dict[str, Any] = {}
+        q = runtime.queries
+        m = self.municipality
+        scope = self.cabinet_scope
+
+        def loader(fetch: Callable[[list[str]], Any]) -> DataLoader[str, dict[str, Any] | None]:
+            async def load(keys: list[str]) -> list[dict[str, Any] | None]:
+                return _by_id(await fetch(keys), keys)
+
+            return DataLoader(load_fn=load)
+
+        self.territories = loader(lambda ids: q.directory.territories_by_ids(m, ids))
+        self.agencies = loader(lambda ids: q.directory.agencies_by_ids(m, ids))
+        self.posts = loader(lambda ids: q.directory.posts_by_ids(m, ids))
+        self.officials = loader(lambda ids: q.directory.officials_by_ids(m, ids))
+        self.tables = loader(lambda ids: q.forums.tables_by_ids(m, ids))
+        self.assemblies = loader(lambda ids: q.forums.assemblies_by_ids(m, ids))
+        self.cases = loader(lambda ids: q.cases.cases_by_ids(m, ids))
+        self.commitments = loader(
+            lambda ids: q.commitments.commitments_by_ids(m, ids, cabinet_scope=scope)
+        )
+
+        async def load_case_commitments(keys: list[str]) -> list[list[dict[str, Any]]]:
+            found = await q.commitments.commitments_by_case_ids(m, keys, cabinet_scope=scope)
+            return [found.get(key, []) for key in keys]
+
+        async def load_assembly_cases(keys: list[str]) -> list[list[str]]:
+            found = await q.cases.case_ids_by_assembly(m, keys)
+            return [found.get(key, []) for key in keys]
+
+        def timeline_loader(kind: str) -> DataLoader[str, list[dict[str, Any]]]:
+            async def load(keys: list[str]) -> list[list[dict[str, Any]]]:
+                found = await q.timelines.timelines(m, kind, keys)
+                return [found.get(key, []) for key in keys]
+
+            return DataLoader(load_fn=load)
+
+        self.case_commitments = DataLoader(load_fn=load_case_commitments)
+        self.assembly_cases = DataLoader(load_fn=load_assembly_cases)
+        self.case_timelines = timeline_loader("case")
+        self.commitment_timelines = timeline_loader("commitment")
+
+    async def execute(
+        self,
+        mutation: str,
+        path_key: str,
+        command: Callable[[TequioApplication, CommandContext], CommandResult],
+    ) -> CommandResult:
+        """Authorises, runs the command off the event loop, then waits to read its write."""
+        policy.require_mutation(self.caller, mutation)
+        key = f"{self.idempotency_key}#{path_key}" if self.idempotency_key else None
+        command_context = CommandContext(
+            actor=self.caller.actor,
+            municipality=self.municipality,
+            idempotency_key=key,
+            agency_scope=policy.agency_scope(self.caller),
+        )
+        application = self.runtime.application
+        result = await to_thread.run_sync(lambda: command(application, command_context))
+        if result.notification_id is not None:
+            visible = await wait_for(
+                self.runtime.pool,
+                result.notification_id,
+                timeout=self.runtime.settings.read_your_writes_timeout,
+            )
+            if not visible:
+                self.response_extensions["readYourWrites"] = {
+                    "status": "TIMEOUT",
+                    "notificationId": result.notification_id,
+                }
+        if result.replayed:
+            self.response_extensions.setdefault("idempotentReplays", []).append(path_key)
+        return result
+
+    async def require_row(self, loader: DataLoader[str, Any], result: CommandResult) -> Any:
+        loader.clear(result.id)
+        row = await loader.load(result.id)
+        if row is None:
+            raise ApiError("PENDING", "not_yet_visible", id=result.id)
+        return row

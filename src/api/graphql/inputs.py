@@ -1,0 +1,92 @@
+"""The contract's input types."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from api.graphql.types import (
+    AssemblyKind,
+    CaseStatus,
+    CommitmentStatus,
+    TableKind,
+    Theme,
+)
+
+
+@strawberry.input
+class CaseFilter:
+    territory_id: strawberry.ID | None = None
+    theme: Theme | None = None  # type: ignore[valid-type]
+    status: CaseStatus | None = None  # type: ignore[valid-type]
+    table_id: strawberry.ID | None = None
+    search: str | None = None
+
+
+@strawberry.input
+class CommitmentFilter:
+    status: CommitmentStatus | None = None  # type: ignore[valid-type]
+    agency_id: strawberry.ID | None = None
+    overdue: bool | None = None
+    territory_id: strawberry.ID | None = None
+    table_id: strawberry.ID | None = None
+    case_id: strawberry.ID | None = None
+    due_before: date | None = None
+
+
+@strawberry.input
+class ReporterInput:
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+@strawberry.input
+class RaiseCaseInput:
+    territory_id: strawberry.ID
+    theme: Theme  # type: ignore[valid-type]
+    title: str
+    description: str
+    assembly_id: strawberry.ID | None = None
+    external_id: str | None = None
+    reporter: ReporterInput | None = None
+
+
+@strawberry.input
+class MakeCommitmentInput:
+    case_id: strawberry.ID
+    responsible_agency_id: strawberry.ID
+    description: str
+    due_on: date
+    table_id: strawberry.ID | None = None
+    assembly_id: strawberry.ID | None = None
+    session_id: strawberry.ID | None = None
+    post_id: strawberry.ID | None = None
+    agreed_on: date | None = None
+
+
+@strawberry.input
+class CreateTableInput:
+    name: str
+    kind: TableKind  # type: ignore[valid-type]
+    member_agency_ids: list[strawberry.ID]
+    territory_id: strawberry.ID | None = None
+    id: strawberry.ID | None = None
+
+
+@strawberry.input
+class HoldAssemblyInput:
+    territory_id: strawberry.ID
+    kind: AssemblyKind  # type: ignore[valid-type]
+    held_on: date
+    attendance: int
+    facilitator: str | None = None
+
+
+@strawberry.input
+class HoldSessionInput:
+    table_id: strawberry.ID
+    held_on: date
+    attending_agency_ids: list[strawberry.ID]
+    minutes: str | None = None

@@ -1,0 +1,256 @@
+"""Queries: every resolver asks a read model's query methods, never SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from api import policy
+from api.errors import ApiError
+from api.graphql.inputs import CaseFilter, CommitmentFilter
+from api.graphql.types import (
+    Agency,
+    AgencyScorecard,
+    Assembly,
+    CabinetBriefing,
+    Case,
+    CaseConnection,
+    CaseEdge,
+    Commitment,
+    CommitmentConnection,
+    CommitmentEdge,
+    HotSpot,
+    PageInfo,
+    Post,
+    Table,
+    TableAgenda,
+    TableKind,
+    Territory,
+)
+
+MAX_PAGE = 500
+DUE_SOON_DAYS = 3
+AGENDA_DAYS = 7
+
+
+def _page_size(first: int) -> int:
+    if not 0 <= first <= MAX_PAGE:
+        raise ApiError("BAD_USER_INPUT", "page_too_large", max=MAX_PAGE, first=first)
+    return first
+
+
+def _id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _enum(value: Any) -> str | None:
+    return None if value is None else str(value.value)
+
+
+async def _visible_table(info: Info, table_id: str) -> dict[str, Any] | None:
+    row = await info.context.tables.load(table_id)
+    if row is None or not policy.may_see_table(info.context.caller, row["kind"], row["id"]):
+        return None
+    return row
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def territories(self, info: Info) -> list[Territory]:
+        rows = await info.context.runtime.queries.directory.territories(info.context.municipality)
+        return [Territory.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def agencies(self, info: Info) -> list[Agency]:
+        rows = await info.context.runtime.queries.directory.agencies(info.context.municipality)
+        return [Agency.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def post(self, info: Info, id: strawberry.ID) -> Post | None:
+        row = await info.context.posts.load(str(id))
+        return Post.from_row(row) if row else None
+
+    @strawberry.field
+    async def case(self, info: Info, id: strawberry.ID) -> Case | None:
+        row = await info.context.cases.load(str(id))
+        return Case.from_row(row) if row else None
+
+    @strawberry.field
+    async def cases(
+        self,
+        info: Info,
+        filter: CaseFilter | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> CaseConnection:
+        f = filter or CaseFilter()
+        try:
+            page = await info.context.runtime.queries.cases.list_cases(
+                info.context.municipality,
+                territory_id=_id(f.territory_id),
+                theme=_enum(f.theme),
+                status=_enum(f.status),
+                table_id=_id(f.table_id),
+                search=f.search,
+                first=_page_size(first),
+                after=after,
+            )
+        except ValueError:
+            raise ApiError("BAD_USER_INPUT", "bad_cursor", cursor=after) from None
+        edges = [CaseEdge(cursor=r["cursor"], node=Case.from_row(r)) for r in page.rows]
+        return CaseConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            total_count=page.total_count,
+        )
+
+    @strawberry.field
+    async def commitment(self, info: Info, id: strawberry.ID) -> Commitment | None:
+        row = await info.context.commitments.load(str(id))
+        return Commitment.from_row(row) if row else None
+
+    @strawberry.field
+    async def commitments(
+        self,
+        info: Info,
+        filter: CommitmentFilter | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> CommitmentConnection:
+        f = filter or CommitmentFilter()
+        try:
+            page = await info.context.runtime.queries.commitments.list_commitments(
+                info.context.municipality,
+                today=info.context.today,
+                status=_enum(f.status),
+                agency_id=_id(f.agency_id),
+                overdue=f.overdue,
+                territory_id=_id(f.territory_id),
+                table_id=_id(f.table_id),
+                case_id=_id(f.case_id),
+                due_before=f.due_before,
+                cabinet_scope=info.context.cabinet_scope,
+                first=_page_size(first),
+                after=after,
+            )
+        except ValueError:
+            raise ApiError("BAD_USER_INPUT", "bad_cursor", cursor=after) from None
+        edges = [CommitmentEdge(cursor=r["cursor"], node=Commitment.from_row(r)) for r in page.rows]
+        return CommitmentConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            total_count=page.total_count,
+        )
+
+    @strawberry.field
+    async def table(self, info: Info, id: strawberry.ID) -> Table | None:
+        row = await _visible_table(info, str(id))
+        return Table.from_row(row) if row else None
+
+    @strawberry.field
+    async def tables(self, info: Info, kind: TableKind | None = None) -> list[Table]:  # type: ignore[valid-type]
+        rows = await info.context.runtime.queries.forums.tables(
+            info.context.municipality, _enum(kind)
+        )
+        return [
+            Table.from_row(r)
+            for r in rows
+            if policy.may_see_table(info.context.caller, r["kind"], r["id"])
+        ]
+
+    @strawberry.field
+    async def assembly(self, info: Info, id: strawberry.ID) -> Assembly | None:
+        row = await info.context.assemblies.load(str(id))
+        return Assembly.from_row(row) if row else None
+
+    @strawberry.field
+    async def agency_scorecards(
+        self, info: Info, territory_id: strawberry.ID | None = None
+    ) -> list[AgencyScorecard]:
+        rows = await info.context.runtime.queries.scorecards.agency_scorecards(
+            info.context.municipality, today=info.context.today, territory_id=_id(territory_id)
+        )
+        return [
+            AgencyScorecard(
+                agency_id=r["agency_id"],
+                made=r["made"],
+                fulfilled=r["fulfilled"],
+                validated=r["validated"],
+                on_time=r["on_time"],
+                overdue=r["overdue"],
+                reschedules=r["reschedules"],
+                median_days_to_fulfil=r["median_days_to_fulfil"],
+            )
+            for r in rows
+        ]
+
+    @strawberry.field
+    async def table_agenda(self, info: Info, table_id: strawberry.ID) -> TableAgenda | None:
+        """Open cases and commitments due (or overdue) for a table's next session."""
+        ctx = info.context
+        row = await _visible_table(info, str(table_id))
+        if row is None:
+            return None
+        agenda = await ctx.runtime.queries.commitments.due_and_overdue(
+            ctx.municipality,
+            today=ctx.today,
+            within_days=AGENDA_DAYS,
+            table_ids=[row["id"]],
+            territory_ids=None,
+            cabinet_scope=ctx.cabinet_scope,
+        )
+        page = await ctx.runtime.queries.cases.list_cases(
+            ctx.municipality, table_id=row["id"], first=MAX_PAGE, after=None
+        )
+        open_statuses = {"RAISED", "TRIAGED", "ROUTED", "IN_ATTENTION"}
+        return TableAgenda(
+            table=Table.from_row(row),
+            open_cases=[Case.from_row(r) for r in page.rows if r["status"] in open_statuses],
+            due_commitments=[Commitment.from_row(r) for r in agenda["due_soon"]],
+            overdue_commitments=[Commitment.from_row(r) for r in agenda["overdue"]],
+        )
+
+    @strawberry.field
+    async def cabinet_briefing(
+        self, info: Info, cabinet_id: strawberry.ID, since: datetime
+    ) -> CabinetBriefing:
+        ctx = info.context
+        policy.require_briefing(ctx.caller, str(cabinet_id))
+        row = await ctx.tables.load(str(cabinet_id))
+        if row is None:
+            raise ApiError("NOT_FOUND", "not_a_cabinet", table_id=str(cabinet_id))
+        if row["kind"] != "SECURITY_CABINET":
+            raise ApiError("BAD_USER_INPUT", "not_a_cabinet", table_id=str(cabinet_id))
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=ctx.runtime.settings.zone)
+        zone = [row["territory_id"]] if row["territory_id"] else None
+        q = ctx.runtime.queries
+        new_cases = await q.cases.new_cases(
+            ctx.municipality, since=since, territory_ids=zone, themes=["SAFETY"]
+        )
+        due = await q.commitments.due_and_overdue(
+            ctx.municipality,
+            today=ctx.today,
+            within_days=DUE_SOON_DAYS,
+            table_ids=None if zone else [row["id"]],
+            territory_ids=zone,
+            cabinet_scope=ctx.cabinet_scope,
+        )
+        spots = await q.cases.hot_spots(
+            ctx.municipality, since=since, under_territory_id=row["territory_id"], theme="SAFETY"
+        )
+        return CabinetBriefing(
+            cabinet=Table.from_row(row),
+            since=since.astimezone(ctx.runtime.settings.zone),
+            new_cases=[Case.from_row(r) for r in new_cases],
+            due_soon=[Commitment.from_row(r) for r in due["due_soon"]],
+            overdue=[Commitment.from_row(r) for r in due["overdue"]],
+            hot_spots=[HotSpot(territory_id=s["territory_id"], cases=s["cases"]) for s in spots],
+        )
+
+
+__all__ = ["Query", "timedelta"]

@@ -1,0 +1,90 @@
+"""The schema, its limits, and how errors reach the caller."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from api.errors import ApiError, to_graphql_error
+from api.graphql.mutations import Mutation
+from api.graphql.queries import Query
+from cases.errors import TequioError
+
+log = logging.getLogger("tequio.graphql")
+
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+MAX_TOKENS = 3000
+
+
+class ContractErrors(SchemaExtension):
+    """Gives every error a contract code and a message in the caller's language.
+
+    Unexpected exceptions are logged with their stack and shown to the client
+    only as an internal error: no stack traces or SQL leave the server.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not getattr(result, "errors", None):
+            return
+        context = self.execution_context.context
+        language = getattr(context, "language", "en")
+        result.errors = [self._translate(e, language) for e in result.errors]
+
+    def _translate(self, error: GraphQLError, language: str) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, (TequioError, ApiError)):
+            translated = to_graphql_error(original, language)
+        elif original is None:
+            # Parse and validation errors: the request itself is malformed.
+            extensions = dict(error.extensions or {})
+            extensions.setdefault("code", "BAD_USER_INPUT")
+            return GraphQLError(
+                error.message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions=extensions,
+            )
+        else:
+            log.error("unexpected error in %s", error.path, exc_info=original)
+            message = "Error interno." if language == "es" else "Internal error."
+            translated = GraphQLError(message, extensions={"code": "INTERNAL_SERVER_ERROR"})
+        return GraphQLError(
+            translated.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=translated.extensions,
+        )
+
+    def get_results(self) -> dict[str, Any]:
+        context = self.execution_context.context
+        return dict(getattr(context, "response_extensions", {}) or {})
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            ContractErrors,
+            QueryDepthLimiter(max_depth=MAX_DEPTH),
+            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ],
+    )

@@ -1,0 +1,25 @@
+"""The caller's language, from Accept-Language: es-MX (Spanish) or English."""
+
+from __future__ import annotations
+
+
+def preferred_language(accept_language: str | None) -> str:
+    """Returns "es" or "en": the first of the two the caller ranks highest."""
+    if not accept_language:
+        return "en"
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept_language.split(",")):
+        piece = part.strip()
+        if not piece:
+            continue
+        tag, _, params = piece.partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in ("es", "en"):
+            ranked.append((-quality, index, primary))
+    return sorted(ranked)[0][2] if ranked else "en"

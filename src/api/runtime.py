@@ -1,0 +1,51 @@
+"""What the lifespan builds and request handlers share (no module-level singletons)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from cases.application import TequioApplication
+from cases.clock import Clock
+from projections.cases.queries import CaseQueries
+from projections.commitments.queries import CommitmentQueries
+from projections.directory.queries import DirectoryQueries
+from projections.forums.queries import ForumQueries
+from projections.runtime import ProjectionService
+from projections.scorecards.queries import ScorecardQueries
+from projections.timelines.queries import TimelineQueries
+from tequio.database import Database
+from tequio.settings import Settings
+
+
+@dataclass(frozen=True)
+class ReadModels:
+    directory: DirectoryQueries
+    forums: ForumQueries
+    cases: CaseQueries
+    commitments: CommitmentQueries
+    scorecards: ScorecardQueries
+    timelines: TimelineQueries
+
+    @classmethod
+    def on(cls, pool: asyncpg.Pool) -> ReadModels:
+        return cls(
+            DirectoryQueries(pool),
+            ForumQueries(pool),
+            CaseQueries(pool),
+            CommitmentQueries(pool),
+            ScorecardQueries(pool),
+            TimelineQueries(pool),
+        )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    application: TequioApplication
+    pool: asyncpg.Pool
+    clock: Clock
+    queries: ReadModels
+    projections: ProjectionService | None
