@@ -34,7 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ) or f"embedded PostgreSQL in {settings.data_dir}"
     print(f"Tequio: serving on http://{args.host}:{args.port} ({where})", file=sys.stderr)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, run_projections=not args.no_projections),
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
@@ -63,6 +63,13 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from api.graphql.schema import build_schema
+
+    print(build_schema().as_str())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tequio", description="Tequio: commitments made to communities, kept in the open."
@@ -72,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the API and the projections")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--no-projections",
+        action="store_true",
+        help="serve only the API; read models are kept by `tequio worker` processes",
+    )
     serve.set_defaults(func=cmd_serve)
 
     token = commands.add_parser("token", help="print a development bearer token")
@@ -95,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--municipality", help="defaults to TEQUIO_MUNICIPALITY")
     token.add_argument("--hours", type=int, default=12, help="lifetime in hours")
     token.set_defaults(func=cmd_token)
+
+    from tequio.demo import add_demo_command
+
+    add_demo_command(commands)
+
+    schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    schema.set_defaults(func=cmd_schema)
     return parser
 
 

@@ -1,0 +1,42 @@
+"""Prometheus text exposition of what operators watch: projection position, lag and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render(statuses: Iterable[dict[str, Any]]) -> str:
+    rows = list(statuses)
+    series = [
+        ("tequio_projection_position", "gauge", "Last notification id processed.", "position"),
+        ("tequio_projection_lag_events", "gauge", "Events not yet processed.", "lag_events"),
+        (
+            "tequio_projection_lag_seconds",
+            "gauge",
+            "Age of the oldest unprocessed event.",
+            "lag_seconds",
+        ),
+        ("tequio_projection_restarts_total", "counter", "Runner restarts after errors.", "restarts"),
+    ]
+    lines: list[str] = []
+    for name, kind, help_text, key in series:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        for row in rows:
+            value = row.get(key) or 0
+            lines.append(f'{name}{{projection="{_escape(str(row["name"]))}"}} {float(value)}')
+    lines.append("# HELP tequio_projection_up Whether the projection's runner is running.")
+    lines.append("# TYPE tequio_projection_up gauge")
+    for row in rows:
+        up = 1 if row.get("running") else 0
+        lines.append(f'tequio_projection_up{{projection="{_escape(str(row["name"]))}"}} {up}')
+    heads = [row.get("head") or 0 for row in rows]
+    lines.append("# HELP tequio_event_store_head Highest notification id in the event store.")
+    lines.append("# TYPE tequio_event_store_head gauge")
+    lines.append(f"tequio_event_store_head {float(max(heads, default=0))}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,188 @@
+"""The demo data set: the San Miguel Teotongo week, a borough around it, and idempotence.
+
+One load is shared by the assertions (a full load takes several seconds), then
+the demo is loaded again nine days later and must write nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+from cases.application import TequioApplication
+from cases.case import Case
+from cases.clock import FixedClock, is_overdue
+from cases.commitment import Commitment
+from cases.directory import Post
+from cases.forums import Table
+from cases.ids import official_id_for
+from cases.values import CaseStatus, CommitmentStatus, Theme
+from tequio.demo import (
+    CABINET,
+    DEMO_IDS,
+    LIGHTING_TABLE,
+    SATURDAY_ASSEMBLY,
+    WATER_TABLE,
+    DemoSummary,
+    load_demo,
+    monday_of,
+    next_weekday,
+    scenario_case_id,
+)
+
+MUNICIPALITY = "iztapalapa"
+A = TypeVar("A", Case, Commitment, Post, Table)
+
+
+def events_of(app: TequioApplication, cls: Any, public_id: str) -> list[Any]:
+    return list(app.events.get(cls.id_for(MUNICIPALITY, public_id)))
+
+
+def names(events: list[Any]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def load(app: TequioApplication, cls: type[A], public_id: str) -> A:
+    found: object = app.repository.get(cls.id_for(MUNICIPALITY, public_id))
+    assert isinstance(found, cls)
+    return found
+
+
+def commitment(app: TequioApplication, public_id: str) -> Commitment:
+    return load(app, Commitment, public_id)
+
+
+def test_demo_tells_the_week_and_a_second_load_writes_nothing(
+    app: TequioApplication, clock: FixedClock
+) -> None:
+    messages: list[str] = []
+    summary = load_demo(app, municipality=MUNICIPALITY, progress=messages.append)
+
+    # Loaded on Monday 2026-11-16: the story is the week before, every day of it past.
+    assert summary.anchor == date(2026, 11, 16)
+    assert summary.scenario_monday == date(2026, 11, 9)
+    assert summary.events_written > 1000
+    assert summary.events_written == app.current_position()
+    assert summary.replayed == 0
+    assert len(messages) == 3
+    assert summary.refusals == ("not_your_agency", "stale_version")
+    assert summary.cases["dark_street"] == scenario_case_id(MUNICIPALITY, "dark_street")
+
+    check_the_week(app, summary)
+    check_the_borough(app, summary)
+
+    # Nine days later someone runs `tequio demo` again: nothing at all is written.
+    clock.advance(timedelta(days=9))
+    position = app.current_position()
+    again = load_demo(app, municipality=MUNICIPALITY)
+    assert again.events_written == 0
+    assert app.current_position() == position
+    assert again.replayed == again.commands == summary.commands
+    assert again.scenario_monday == summary.scenario_monday
+    assert again.commitments == summary.commitments
+    assert again.sessions == summary.sessions
+    assert again.commitment_ids == summary.commitment_ids
+    assert again.case_ids == summary.case_ids
+
+
+def check_the_week(app: TequioApplication, summary: DemoSummary) -> None:
+    ids = summary.commitments
+    thursday, friday = summary.day("thursday"), summary.day("friday")
+    jorge = official_id_for(MUNICIPALITY, "Jorge Sánchez")
+    laura = official_id_for(MUNICIPALITY, "Laura Gómez")
+    assert summary.officials["jorge"] == jorge
+
+    # Case (a): raised with the reporter's contact, routed to the cabinet and the table.
+    dark = load(app, Case, summary.cases["dark_street"])
+    assert dark.status is CaseStatus.IN_ATTENTION
+    assert dark.table_ids == sorted([CABINET, LIGHTING_TABLE])
+    raised = events_of(app, Case, summary.cases["dark_street"])[0]
+    assert raised.reporter["name"] == "Leticia Ramírez Ortiz"
+    assert raised.theme is Theme.SAFETY
+    mural = load(app, Case, summary.cases["mural"])
+    assert mural.table_ids == []  # stays with the planning collective
+    kinds = {t: load(app, Table, t).kind.value for t in dark.table_ids}
+    assert kinds == {CABINET: "SECURITY_CABINET", LIGHTING_TABLE: "WORKING_TABLE"}
+
+    # The lamps: Jorge was accountable when they were promised; Laura holds the post now.
+    lamps_events = events_of(app, Commitment, ids["lamps"])
+    assert names(lamps_events) == ["Made", "ProgressReported", "FulfilmentReported", "Validated"]
+    made = lamps_events[0]
+    assert made.accountable_official_id == jorge
+    assert made.post_id == DEMO_IDS["lighting_post"]
+    assert made.due_on == friday
+    assert lamps_events[1].progress == 40
+    assert lamps_events[3].assembly_id == SATURDAY_ASSEMBLY
+    post = load(app, Post, DEMO_IDS["lighting_post"])
+    assert post.holder_id == laura
+    holders = [e.official_name for e in events_of(app, Post, DEMO_IDS["lighting_post"])[1:]]
+    assert holders == ["Jorge Sánchez", "Laura Gómez"]
+    assert commitment(app, ids["lamps"]).status is CommitmentStatus.VALIDATED
+
+    # The dump: due Thursday, overdue from midnight, rescheduled to Monday with a reason.
+    dump = commitment(app, ids["dump"])
+    rescheduled = [
+        e for e in events_of(app, Commitment, ids["dump"]) if type(e).__name__ == "Rescheduled"
+    ]
+    assert len(rescheduled) == 1
+    assert rescheduled[0].previous_due_on == thursday
+    assert rescheduled[0].reason
+    assert dump.due_on == summary.day("next_monday") == summary.anchor
+    assert is_overdue(dump.status, thursday, friday)
+    assert not is_overdue(dump.status, dump.due_on, summary.anchor)
+    assert is_overdue(dump.status, dump.due_on, summary.anchor + timedelta(days=1))
+
+    # The patrols: reported done before Saturday, disputed there, back in progress.
+    patrols = events_of(app, Commitment, ids["patrols"])
+    assert names(patrols)[-2:] == ["FulfilmentReported", "Disputed"]
+    assert patrols[-1].assembly_id == SATURDAY_ASSEMBLY
+    assert "dos noches" in patrols[-1].reason
+    assert commitment(app, ids["patrols"]).status is CommitmentStatus.IN_PROGRESS
+    assert patrols[0].due_on == summary.day("tuesday") + timedelta(days=2)
+
+    # The rest of the week.
+    assert commitment(app, ids["prosecutor"]).due_on == summary.day("tuesday") + timedelta(days=14)
+    assert commitment(app, ids["cleanup"]).status is CommitmentStatus.VALIDATED
+    water = commitment(app, ids["water_truck"])
+    assert (water.table_id, water.due_on, water.status) == (
+        WATER_TABLE,
+        friday + timedelta(days=30),
+        CommitmentStatus.OPEN,
+    )
+    assert commitment(app, ids["mural"]).table_id is None
+    assert events_of(app, Commitment, ids["mural"])[0].assembly_id == SATURDAY_ASSEMBLY
+    cabinet_made = events_of(app, Commitment, ids["patrols"])[0]
+    assert cabinet_made.session_id == summary.sessions["cabinet"]
+
+
+def check_the_borough(app: TequioApplication, summary: DemoSummary) -> None:
+    today = app.today()
+    assert summary.counts["cases"] == len(summary.case_ids) >= 250
+    assert summary.counts["commitments"] == len(summary.commitment_ids) >= 200
+    assert summary.counts["agencies"] >= 30
+    assert summary.counts["territories"] >= 14 + 40
+
+    commitments = [commitment(app, c) for c in summary.commitment_ids]
+    statuses = Counter(c.status for c in commitments)
+    # Every status a commitment can hold (DISPUTED is reserved: a dispute returns it to work).
+    assert set(statuses) == set(CommitmentStatus) - {CommitmentStatus.DISPUTED}
+    overdue = [c for c in commitments if is_overdue(c.status, c.due_on, today)]
+    owed = statuses[CommitmentStatus.OPEN] + statuses[CommitmentStatus.IN_PROGRESS]
+    assert 0 < len(overdue) < owed
+    histories = [names(events_of(app, Commitment, c)) for c in summary.commitment_ids]
+    assert sum("Disputed" in h for h in histories) >= 2
+    assert sum("Rescheduled" in h for h in histories) >= 10
+    assert any("Reassigned" in h for h in histories)
+
+    cases = [load(app, Case, c) for c in summary.case_ids]
+    assert {c.status for c in cases} == set(CaseStatus)
+    assert {c.theme for c in cases} == set(Theme)
+    assert len({c.territory_id for c in cases}) >= 30
+
+
+def test_dates_of_the_demo() -> None:
+    assert monday_of(date(2026, 11, 21)) == date(2026, 11, 16)
+    assert monday_of(date(2026, 11, 16)) == date(2026, 11, 16)
+    assert next_weekday(date(2026, 11, 16), 0) == date(2026, 11, 23)
+    assert next_weekday(date(2026, 11, 16), 1) == date(2026, 11, 17)
