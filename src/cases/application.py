@@ -24,7 +24,13 @@ from cases.base import TequioAggregate
 from cases.case import Case
 from cases.commitment import Commitment
 from cases.directory import Agency, Post, Territory
-from cases.errors import BadInputError, ConflictError, ForbiddenError, NotFoundError
+from cases.errors import (
+    BadInputError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    RuleViolation,
+)
 from cases.forums import Assembly, Table
 from cases.ids import (
     case_id_for_external,
@@ -142,8 +148,13 @@ class TequioApplication(Application[UUID]):
 
         def decide() -> _Outcome:
             territory = self._load(Territory, ctx, territory_id)
-            if parent_id is not None:
-                self._load(Territory, ctx, parent_id)
+            # Walk up from the new parent: placing a territory under one of its own
+            # descendants would make the tree a cycle.
+            ancestor_id = parent_id
+            while ancestor_id is not None:
+                if ancestor_id == territory_id:
+                    raise RuleViolation("territory_cycle", id=territory_id)
+                ancestor_id = self._load(Territory, ctx, ancestor_id).parent_id
             territory.update(
                 name=_text(name, "name", MAX_NAME),
                 kind=_text(kind, "kind", 60),
@@ -778,10 +789,13 @@ class TequioApplication(Application[UUID]):
                 if replay is not None:
                     return replay
             raise ConflictError("concurrent_write", kind=subject.KIND) from None
+        # A command that changed nothing (e.g. routing to tables already routed to) records
+        # no event: then there is nothing newer to wait for than the current position.
+        notification_ids = [r.notification.id for r in recordings]
         return CommandResult(
             id=result.id,
             version=result.version,
-            notification_id=max(r.notification.id for r in recordings),
+            notification_id=max(notification_ids) if notification_ids else self.current_position(),
         )
 
     def _replay(

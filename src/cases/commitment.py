@@ -66,7 +66,8 @@ class Commitment(TequioAggregate):
 
     def report_progress(self, *, progress: int, note: str, actor: str) -> None:
         self._require(ACTIVE, "report progress")
-        if not 0 <= progress <= 100:
+        # A whole percentage: bool is an int subclass, and 40.5 is not whole.
+        if isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100:
             raise RuleViolation("progress_out_of_range", progress=progress)
         self._progress_reported(progress=progress, note=note, actor=actor)
 

@@ -188,7 +188,8 @@ class TequioError(Exception):
 
     code: ClassVar[str] = "INTERNAL"
 
-    def __init__(self, key: str, **params: Any) -> None:
+    def __init__(self, key: str, /, **params: Any) -> None:
+        # ``key`` is positional-only: ``idempotency_key_reused`` has a ``key`` parameter.
         self.key = key
         self.params = params
         super().__init__(self.message("en"))
