@@ -21,7 +21,12 @@ def render(statuses: Iterable[dict[str, Any]]) -> str:
             "Age of the oldest unprocessed event.",
             "lag_seconds",
         ),
-        ("tequio_projection_restarts_total", "counter", "Runner restarts after errors.", "restarts"),
+        (
+            "tequio_projection_restarts_total",
+            "counter",
+            "Runner restarts after errors.",
+            "restarts",
+        ),
     ]
     lines: list[str] = []
     for name, kind, help_text, key in series:

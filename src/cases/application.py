@@ -633,14 +633,22 @@ class TequioApplication(Application[UUID]):
         return self._change_commitment(ctx, "reassignCommitment", _params(locals()), change)
 
     def report_fulfilment(
-        self, ctx: CommandContext, *, commitment_id: str, expected_version: int, evidence: str
+        self,
+        ctx: CommandContext,
+        *,
+        commitment_id: str,
+        expected_version: int,
+        evidence: str,
+        reported_on: date | None = None,
     ) -> CommandResult:
+        params = _params(locals())
         text = _text(evidence, "evidence", MAX_TEXT)
+        on = reported_on or self.today()
         return self._change_commitment(
             ctx,
             "reportFulfilment",
-            _params(locals()),
-            lambda c: c.report_fulfilment(evidence=text, actor=ctx.actor),
+            params,
+            lambda c: c.report_fulfilment(evidence=text, reported_on=on, actor=ctx.actor),
         )
 
     def validate_fulfilment(

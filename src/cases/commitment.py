@@ -103,9 +103,18 @@ class Commitment(TequioAggregate):
             actor=actor,
         )
 
-    def report_fulfilment(self, *, evidence: str, actor: str) -> None:
+    def report_fulfilment(
+        self, *, evidence: str, actor: str, reported_on: date | None = None
+    ) -> None:
+        """``reported_on`` is the day the work was reported done (staff often record it later)."""
         self._require(ACTIVE, "be reported fulfilled")
-        self._fulfilment_reported(evidence=evidence, actor=actor)
+        if reported_on is not None and reported_on < self.agreed_on:
+            raise RuleViolation(
+                "reported_before_agreed",
+                reported_on=reported_on.isoformat(),
+                agreed_on=self.agreed_on.isoformat(),
+            )
+        self._fulfilment_reported(evidence=evidence, reported_on=reported_on, actor=actor)
 
     def validate(self, *, assembly_id: str, actor: str) -> None:
         self._require_fulfilled("validated")
@@ -143,7 +152,9 @@ class Commitment(TequioAggregate):
         self.post_id = post_id
 
     @event("FulfilmentReported")
-    def _fulfilment_reported(self, *, evidence: str, actor: str) -> None:
+    def _fulfilment_reported(
+        self, *, evidence: str, actor: str, reported_on: date | None = None
+    ) -> None:
         self.status = S.FULFILLED
 
     @event("Validated")

@@ -19,13 +19,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "stale_version": {
         "en": "The {kind} was changed by someone else: you sent version {expected}, "
         "it is now at version {actual}. Reload it and try again.",
-        "es": "Alguien más modificó {kind_es}: usted envió la versión {expected} y ahora "
+        "es": "Alguien más modificó {kind_def_es}: usted envió la versión {expected} y ahora "
         "está en la versión {actual}. Vuelva a cargarlo e intente de nuevo.",
     },
     "concurrent_write": {
         "en": "The {kind} was changed at the same moment by another request. "
         "Reload it and try again.",
-        "es": "Otra solicitud modificó {kind_es} en el mismo momento. "
+        "es": "Otra solicitud modificó {kind_def_es} en el mismo momento. "
         "Vuelva a cargarlo e intente de nuevo.",
     },
     "idempotency_key_reused": {
@@ -49,6 +49,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "due_before_agreed": {
         "en": "The due date {due_on} is before the date the commitment was agreed, {agreed_on}.",
         "es": "La fecha compromiso {due_on} es anterior a la fecha del acuerdo, {agreed_on}.",
+    },
+    "reported_before_agreed": {
+        "en": "Fulfilment cannot be reported on {reported_on}, before the commitment was "
+        "agreed on {agreed_on}.",
+        "es": "No se puede reportar el cumplimiento el {reported_on}, antes de la fecha del "
+        "acuerdo, {agreed_on}.",
     },
     "same_due_date": {
         "en": "The commitment is already due on {due_on}.",
@@ -148,6 +154,17 @@ KIND_ES = {
     "session": "una sesión",
 }
 
+KIND_DEF_ES = {
+    "case": "el caso",
+    "commitment": "el acuerdo",
+    "territory": "el territorio",
+    "agency": "el área",
+    "post": "el cargo",
+    "table": "la mesa",
+    "assembly": "la asamblea",
+    "session": "la sesión",
+}
+
 STATUS_ES = {
     "RAISED": "planteado",
     "TRIAGED": "clasificado",
@@ -199,7 +216,9 @@ class TequioError(Exception):
         template = MESSAGES[self.key][lang]
         params = dict(self.params)
         if lang == "es":
-            params.setdefault("kind_es", KIND_ES.get(str(params.get("kind", "")), "el registro"))
+            kind = str(params.get("kind", ""))
+            params.setdefault("kind_es", KIND_ES.get(kind, "un registro"))
+            params.setdefault("kind_def_es", KIND_DEF_ES.get(kind, "el registro"))
             for name in ("status", "action"):
                 if name in params:
                     table = STATUS_ES if name == "status" else ACTION_ES

@@ -1884,15 +1884,18 @@ class _Loader:
         )
         if fate > OWED_FATE:
             return None  # in progress
+        # Some work is reported a few days late: the scorecard's "on time" tells them apart.
+        done_on = agreed_on + timedelta(days=rng.randint(1, max(1, (due_on - agreed_on).days + 7)))
+        done_on = max(agreed_on, min(done_on, before))
         self.step(
             commitment,
             app.report_fulfilment,
             f"{key}:fulfil",
             evidence=rng.choice(EVIDENCE).format(key=key.replace(":", "-")),
+            reported_on=done_on,
         )
         if fate > 0.35:
             return None  # fulfilled, awaiting the community's word
-        done_on = agreed_on + timedelta(days=rng.randint(1, max(1, (due_on - agreed_on).days)))
         validation_on = next_weekday(done_on, 5)
         if validation_on > before:
             return None  # no assembly has met since
@@ -2168,6 +2171,7 @@ class _Loader:
             app.report_fulfilment,
             "smt:patrols:fulfil",
             evidence=f"Bitácora de patrullajes del sector Teotongo, {fecha(tue)} al {fecha(thu)}.",
+            reported_on=thu,
         )
         # Overdue from Thursday's midnight, by the clock alone; Obras then reschedules.
         self.step(
@@ -2186,6 +2190,7 @@ class _Loader:
             "smt:lamps:fulfil",
             evidence="Fotografías de las 12 luminarias encendidas: "
             f"https://evidencias.tequio.example/alumbrado/camino-real-{fri.isoformat()}.jpg",
+            reported_on=fri,
         )
         sessions["water"] = self.hold_session(
             WATER_TABLE,
@@ -2223,6 +2228,7 @@ class _Loader:
             app.report_fulfilment,
             "smt:cleanup:fulfil",
             evidence="Jornada de tequio con 38 vecinas y vecinos; se retiraron 6 m³ de basura.",
+            reported_on=sat,
         )
         for name in ("lamps", "cleanup"):
             self.step(

@@ -426,3 +426,20 @@ def test_cancel_event_carries_the_actor_and_reason(commitment: Commitment) -> No
     (cancelled,) = commitment.collect_events()
     assert cancelled.actor == "secretary:ana"  # type: ignore[attr-defined]
     assert cancelled.reason == "merged into another"  # type: ignore[attr-defined]
+
+
+def test_fulfilment_reported_before_the_agreement_date_is_refused(commitment: Commitment) -> None:
+    error = refuse(
+        "reported_before_agreed",
+        commitment.report_fulfilment,
+        evidence="foto",
+        reported_on=AGREED_ON - timedelta(days=1),
+        actor="staff",
+    )
+    assert error.params["agreed_on"] == AGREED_ON.isoformat()
+
+
+def test_fulfilment_records_the_day_it_was_reported(commitment: Commitment) -> None:
+    commitment.report_fulfilment(evidence="foto", reported_on=AGREED_ON, actor="staff")
+    (event,) = [e for e in commitment.collect_events() if type(e).__name__ == "FulfilmentReported"]
+    assert event.reported_on == AGREED_ON

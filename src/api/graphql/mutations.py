@@ -289,7 +289,12 @@ class Mutation:
 
     @strawberry.mutation
     async def report_fulfilment(
-        self, info: Info, commitment_id: ID, expected_version: int, evidence: str
+        self,
+        info: Info,
+        commitment_id: ID,
+        expected_version: int,
+        evidence: str,
+        reported_on: date | None = None,
     ) -> Commitment:
         return await _commitment(
             info,
@@ -299,6 +304,7 @@ class Mutation:
                 commitment_id=str(commitment_id),
                 expected_version=expected_version,
                 evidence=evidence,
+                reported_on=reported_on,
             ),
             commitment_id=commitment_id,
         )
