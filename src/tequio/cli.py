@@ -109,8 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=cmd_token)
 
     from tequio.demo import add_demo_command
+    from tequio.projections_cli import add_projection_commands
 
     add_demo_command(commands)
+    add_projection_commands(commands)
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.set_defaults(func=cmd_schema)

@@ -10,9 +10,9 @@ import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from cases.clock import FixedClock
+from graphql_client import GraphQLClient
 
-from .conftest import GraphQLClient
+from cases.clock import FixedClock
 
 MX = ZoneInfo("America/Mexico_City")
 MONDAY = datetime(2026, 11, 16, 10, 0, tzinfo=MX)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
@@ -113,7 +114,9 @@ class TequioContext(BaseContext):
         return result
 
     async def require_row(self, loader: DataLoader[str, Any], result: CommandResult) -> Any:
-        loader.clear(result.id)
+        # Forget anything read of this object before the write.
+        with contextlib.suppress(KeyError):
+            loader.clear(result.id)
         row = await loader.load(result.id)
         if row is None:
             raise ApiError("PENDING", "not_yet_visible", id=result.id)

@@ -172,7 +172,10 @@ class Query:
         self, info: Info, territory_id: strawberry.ID | None = None
     ) -> list[AgencyScorecard]:
         rows = await info.context.runtime.queries.scorecards.agency_scorecards(
-            info.context.municipality, today=info.context.today, territory_id=_id(territory_id)
+            info.context.municipality,
+            today=info.context.today,
+            territory_id=_id(territory_id),
+            cabinet_scope=info.context.cabinet_scope,
         )
         return [
             AgencyScorecard(
@@ -203,13 +206,12 @@ class Query:
             territory_ids=None,
             cabinet_scope=ctx.cabinet_scope,
         )
-        page = await ctx.runtime.queries.cases.list_cases(
-            ctx.municipality, table_id=row["id"], first=MAX_PAGE, after=None
+        open_cases = await ctx.runtime.queries.cases.open_cases_of_table(
+            ctx.municipality, row["id"]
         )
-        open_statuses = {"RAISED", "TRIAGED", "ROUTED", "IN_ATTENTION"}
         return TableAgenda(
             table=Table.from_row(row),
-            open_cases=[Case.from_row(r) for r in page.rows if r["status"] in open_statuses],
+            open_cases=[Case.from_row(r) for r in open_cases],
             due_commitments=[Commitment.from_row(r) for r in agenda["due_soon"]],
             overdue_commitments=[Commitment.from_row(r) for r in agenda["overdue"]],
         )

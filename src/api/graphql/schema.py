@@ -77,14 +77,20 @@ class ContractErrors(SchemaExtension):
         return dict(getattr(context, "response_extensions", {}) or {})
 
 
+class TequioSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Refusals (stale versions, bad input, forbidden) are answers, not server faults:
+        only unexpected errors are logged, by :class:`ContractErrors`."""
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return TequioSchema(
         query=Query,
         mutation=Mutation,
         extensions=[
             ContractErrors,
-            QueryDepthLimiter(max_depth=MAX_DEPTH),
-            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-            MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         ],
     )

@@ -1,0 +1,1 @@
+"""The cases read model."""

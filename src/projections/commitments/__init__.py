@@ -1,0 +1,1 @@
+"""The commitments read model."""

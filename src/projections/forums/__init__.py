@@ -1,0 +1,1 @@
+"""The forums read model."""

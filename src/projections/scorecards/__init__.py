@@ -1,0 +1,1 @@
+"""The scorecards read model."""

@@ -1,0 +1,102 @@
+"""Timelines: every event of a case or a commitment, in order, with its displayable facts.
+
+The reporter (personal data) is never copied. Summaries in English or Spanish
+are made at read time from ``type`` and ``data`` (see ``summaries.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
+
+from cases.case import Case
+from cases.commitment import Commitment
+from projections.base import TequioProjection, TequioView, event_class, event_fields, index
+
+ENTRIES = "timelines_entries"
+SUBJECTS = "timelines_subjects"
+
+CASE_EVENT = event_class(Case, "Event")
+CASE_RAISED = event_class(Case, "Raised")
+COMMITMENT_EVENT = event_class(Commitment, "Event")
+COMMITMENT_MADE = event_class(Commitment, "Made")
+
+# Shown elsewhere in the entry (subject_id, actor), so left out of ``data``.
+NOT_DATA = frozenset({"public_id", "actor"})
+
+
+class TimelinesView(TequioView):
+    TABLES = (ENTRIES, SUBJECTS)
+    CREATE = (
+        f"CREATE TABLE IF NOT EXISTS {ENTRIES} ("
+        " municipality text NOT NULL, subject_kind text NOT NULL, subject_id text NOT NULL,"
+        " case_id text NOT NULL, position bigint PRIMARY KEY, at timestamptz NOT NULL,"
+        " type text NOT NULL, actor text, data jsonb NOT NULL)",
+        index(ENTRIES, "subject", "municipality, subject_kind, subject_id, position"),
+        index(ENTRIES, "case", "municipality, case_id, position"),
+        f"CREATE TABLE IF NOT EXISTS {SUBJECTS} ("
+        " uuid uuid PRIMARY KEY, municipality text NOT NULL, kind text NOT NULL,"
+        " id text NOT NULL, case_id text NOT NULL)",
+    )
+
+
+def _data(e: Any) -> Jsonb:
+    return Jsonb({k: v for k, v in event_fields(e).items() if k not in NOT_DATA})
+
+
+class TimelinesProjection(TequioProjection[TimelinesView]):
+    name = "timelines"
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.skip(tracking)
+
+    @process_event.register(CASE_RAISED)
+    def _case_raised(self, e: Any, tracking: Tracking) -> None:
+        with self.view.tracked(tracking) as curs:
+            self._subject(curs, e, "case", e.public_id)
+            self._entry(curs, e, tracking)
+
+    @process_event.register(COMMITMENT_MADE)
+    def _commitment_made(self, e: Any, tracking: Tracking) -> None:
+        with self.view.tracked(tracking) as curs:
+            self._subject(curs, e, "commitment", e.case_id)
+            self._entry(curs, e, tracking)
+
+    @process_event.register(CASE_EVENT)
+    @process_event.register(COMMITMENT_EVENT)
+    def _subject_event(self, e: Any, tracking: Tracking) -> None:
+        with self.view.tracked(tracking) as curs:
+            self._entry(curs, e, tracking)
+
+    @staticmethod
+    def _subject(curs: Cursor[DictRow], e: Any, kind: str, case_id: str) -> None:
+        curs.execute(
+            f"INSERT INTO {SUBJECTS} (uuid, municipality, kind, id, case_id)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (e.originator_id, e.municipality, kind, e.public_id, case_id),
+        )
+
+    @staticmethod
+    def _entry(curs: Cursor[DictRow], e: Any, tracking: Tracking) -> None:
+        curs.execute(
+            f"INSERT INTO {ENTRIES} (municipality, subject_kind, subject_id, case_id, position,"
+            " at, type, actor, data)"
+            " SELECT s.municipality, s.kind, s.id, s.case_id, %s, %s, %s, %s, %s"
+            f" FROM {SUBJECTS} s WHERE s.uuid = %s",
+            (
+                tracking.notification_id,
+                e.timestamp,
+                type(e).__name__,
+                getattr(e, "actor", None),
+                _data(e),
+                e.originator_id,
+            ),
+        )
+        if curs.rowcount != 1:
+            raise LookupError(f"{e.originator_id} has no timeline (its creation was not seen)")

@@ -1,0 +1,43 @@
+"""Reads of the timelines (async, asyncpg)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from projections.timelines.projection import ENTRIES
+
+SUBJECT_KINDS = ("case", "commitment")
+
+
+class TimelineQueries:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def timelines(
+        self, municipality: str, subject_kind: str, subject_ids: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Per subject id (``subject_kind`` is 'case' or 'commitment'), its entries in
+        order: ``{subject_kind, subject_id, case_id, position, at, type, actor, data}``
+        (``data`` a dict of the event's displayable facts). A case's timeline holds the
+        case's own events; each commitment has its own."""
+        if subject_kind not in SUBJECT_KINDS:
+            raise ValueError(f"subject_kind must be one of {SUBJECT_KINDS}")
+        rows = await self._pool.fetch(
+            "SELECT subject_kind, subject_id, case_id, position, at, type, actor, data"
+            f" FROM {ENTRIES} WHERE municipality = $1 AND subject_kind = $2"
+            " AND subject_id = any($3::text[]) ORDER BY subject_id, position",
+            municipality,
+            subject_kind,
+            list(subject_ids),
+        )
+        found: dict[str, list[dict[str, Any]]] = {}
+        for record in rows:
+            row = dict(record)
+            if isinstance(row["data"], str):  # asyncpg returns jsonb as text by default
+                row["data"] = json.loads(row["data"])
+            found.setdefault(row["subject_id"], []).append(row)
+        return found

@@ -1,0 +1,304 @@
+"""Running the projections: exactly once across restarts, rebuilds, failures, stalls, status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresSubscription
+from projection_helpers import MUNICIPALITY, build_directory, build_week, env_for, snapshot
+
+from cases.application import CommandContext, TequioApplication
+from cases.values import GovernmentLevel
+from projections import runtime
+from projections.base import TequioView
+from projections.commitments.projection import CommitmentsView
+from projections.registry import PROJECTIONS
+from projections.runtime import ProjectionBusy, ProjectionService, rebuild
+from tequio import projections_cli
+from tequio.database import ConnectionInfo
+
+
+def fast_service(db: ConnectionInfo, names: list[str] | None = None) -> ProjectionService:
+    return ProjectionService(
+        env_for(db), names, check_interval=0.1, stall_checks=2, backoff_initial=0.05
+    )
+
+
+@pytest.fixture
+async def pool(db: ConnectionInfo) -> AsyncIterator[asyncpg.Pool]:
+    created = await asyncpg.create_pool(db.url(), min_size=1, max_size=4)
+    yield created
+    await created.close()
+
+
+@pytest.fixture
+def services() -> Iterator[list[ProjectionService]]:
+    """Services a test starts; all stopped at the end, whatever happens."""
+    started: list[ProjectionService] = []
+    yield started
+    for service in started:
+        service.stop()
+
+
+def head(app: TequioApplication) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+@contextmanager
+def gate_at(view_class: type[TequioView], notification_id: int) -> Iterator[threading.Event]:
+    """Holds ``view_class``'s handler at one notification until the returned event is set."""
+    reached = threading.Event()
+    release = threading.Event()
+    original = view_class.tracked
+
+    @contextmanager
+    def gated(self: TequioView, tracking: Tracking) -> Iterator[Any]:
+        if tracking.notification_id == notification_id:
+            reached.set()
+            release.wait(10)
+        with original(self, tracking) as curs:
+            yield curs
+
+    view_class.tracked = gated  # type: ignore[method-assign]
+    try:
+        yield reached
+        release.set()
+    finally:
+        release.set()
+        view_class.tracked = original  # type: ignore[method-assign]
+
+
+async def test_restart_mid_stream_is_exactly_once_and_equals_a_rebuild(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    pool: asyncpg.Pool,
+    services: list[ProjectionService],
+) -> None:
+    week = build_week(app, ctx)
+    end = head(app)
+    middle = end // 2
+
+    first = fast_service(db)
+    services.append(first)
+    with gate_at(CommitmentsView, middle + 1) as reached:
+        first.start()
+        assert reached.wait(10), "the commitments projection never reached the gate"
+        # Stop while the commitments handler is inside notification middle + 1.
+        stopper = threading.Thread(target=first.stop)
+        stopper.start()
+        await asyncio.sleep(0.1)
+    stopper.join(10)
+    assert not stopper.is_alive()
+
+    positions = {row["name"]: row["position"] for row in runtime.status(env_for(db))}
+    # The event being processed when stop was asked for was finished, nothing more.
+    assert positions["commitments"] == middle + 1
+    assert all(0 < p <= end for p in positions.values())
+
+    second = fast_service(db)
+    services.append(second)
+    second.start()
+    assert second.wait(end, timeout=20)
+    live = await snapshot(pool, week)
+    second.stop()
+
+    rebuilt_events = rebuild(env_for(db))
+    assert rebuilt_events == end
+    assert await snapshot(pool, week) == live
+
+
+async def test_rebuild_from_zero_gives_identical_results(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    pool: asyncpg.Pool,
+    services: list[ProjectionService],
+) -> None:
+    week = build_week(app, ctx)
+    service = fast_service(db)
+    services.append(service)
+    service.start()
+    assert service.wait(head(app), timeout=20)
+    live = await snapshot(pool, week)
+
+    with pytest.raises(ProjectionBusy, match="cases"):
+        rebuild(env_for(db), "cases")
+    service.stop()
+
+    calls: list[tuple[int, int]] = []
+    assert rebuild(env_for(db), "cases", lambda done, total: calls.append((done, total))) == head(
+        app
+    )
+    assert calls[0] == (0, head(app)) and calls[-1] == (head(app), head(app))
+    assert await snapshot(pool, week) == live
+
+    rebuild(env_for(db))
+    assert await snapshot(pool, week) == live
+    status = runtime.status(env_for(db))
+    assert [s["name"] for s in status] == list(PROJECTIONS)
+    assert all(s["position"] == head(app) and s["lag_events"] == 0 for s in status)
+    assert not any(s["running"] for s in status)
+
+    # Events written after a rebuild are picked up from there by the next run.
+    result = app.add_agency(
+        ctx, agency_id="nueva", name="Agencia nueva", level=GovernmentLevel.STATE
+    )
+    again = fast_service(db)
+    services.append(again)
+    again.start()
+    assert again.wait(result.notification_id, timeout=10)
+    after = await snapshot(pool, week)
+    assert [a for a in after["agencies"] if a not in live["agencies"]] == [
+        {"id": "nueva", "name": "Agencia nueva", "level": "STATE"}
+    ]
+    assert {k: v for k, v in after.items() if k != "agencies"} == {
+        k: v for k, v in live.items() if k != "agencies"
+    }
+
+
+async def test_a_failing_handler_is_retried_and_reported(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    pool: asyncpg.Pool,
+    services: list[ProjectionService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    week = build_week(app, ctx)
+    end = head(app)
+    target = end - 5
+    original = CommitmentsView.tracked
+    failures: list[int] = []
+
+    @contextmanager
+    def flaky(self: TequioView, tracking: Tracking) -> Iterator[Any]:
+        if tracking.notification_id == target and len(failures) < 2:
+            failures.append(tracking.notification_id)
+            raise RuntimeError("disk on fire")
+        with original(self, tracking) as curs:
+            yield curs
+
+    monkeypatch.setattr(CommitmentsView, "tracked", flaky)
+    service = fast_service(db)
+    services.append(service)
+    service.start()
+    assert service.wait(end, timeout=20)
+    assert failures == [target, target]
+
+    status = {s["name"]: s for s in service.status()}
+    commitments = status["commitments"]
+    assert commitments["error_count"] == 2
+    assert commitments["restarts"] == 2
+    assert f"notification {target}" in commitments["last_error"]
+    assert "disk on fire" in commitments["last_error"]
+    assert commitments["running"] and commitments["position"] == end
+    assert commitments["lag_events"] == 0 and commitments["lag_seconds"] == 0
+    assert status["cases"]["error_count"] == 0 and status["cases"]["last_error"] is None
+
+    # The other process's view of it (the CLI) sees the same errors.
+    stored = {s["name"]: s for s in runtime.status(env_for(db))}
+    assert stored["commitments"]["error_count"] == 2 and stored["commitments"]["running"]
+    live = await snapshot(pool, week)
+    service.stop()
+    rebuild(env_for(db))
+    assert await snapshot(pool, week) == live
+
+
+def test_a_lost_notification_is_caught_by_the_periodic_check(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    services: list[ProjectionService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def deaf(self: Any) -> None:
+        # LISTEN never hears anything: only the catch-up at start reads events.
+        while not self._has_been_stopped:
+            time.sleep(0.02)
+
+    monkeypatch.setattr(PostgresSubscription, "_listen", deaf)
+    service = fast_service(db, ["directory", "timelines"])
+    services.append(service)
+    service.start()
+    build_directory(app, ctx)
+    assert service.wait(head(app), timeout=10)
+    status = {s["name"]: s for s in service.status()}
+    assert set(status) == {"directory", "timelines"}
+    assert all(s["restarts"] >= 1 and s["error_count"] == 0 for s in status.values())
+
+
+def test_status_lag_and_a_second_process_stands_by(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    services: list[ProjectionService],
+) -> None:
+    env = env_for(db)
+    build_directory(app, ctx)
+    end = head(app)
+    before = {s["name"]: s for s in runtime.status(env)}
+    assert before["directory"]["position"] == 0
+    assert before["directory"]["lag_events"] == end
+    assert before["directory"]["lag_seconds"] > 0
+    assert not before["directory"]["running"]
+
+    service = fast_service(db, ["directory"])
+    services.append(service)
+    service.start()
+    assert service.wait(end, timeout=10)
+    # Another process for the same projection waits as a standby.
+    standby = fast_service(db, ["directory"])
+    services.append(standby)
+    standby.start()
+    (row,) = standby.status()
+    assert row["standby"] and not row["running"]
+    (row,) = service.status()
+    assert row["running"] and not row["standby"] and row["lag_events"] == 0
+    service.stop()
+    assert standby.wait(end, timeout=5)
+    for _ in range(100):
+        (row,) = standby.status()
+        if row["running"]:
+            break
+        time.sleep(0.05)
+    assert row["running"] and not row["standby"]
+    assert {s["name"]: s for s in runtime.status(env)}["directory"]["running"]
+    standby.stop()
+    assert not {s["name"]: s for s in runtime.status(env)}["directory"]["running"]
+
+
+def test_cli_status_and_rebuild(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    build_directory(app, ctx)
+    monkeypatch.setenv("DATABASE_URL", db.url())
+    monkeypatch.setenv("TEQUIO_MUNICIPALITY", MUNICIPALITY)
+    parser = argparse.ArgumentParser(prog="tequio")
+    projections_cli.add_projection_commands(parser.add_subparsers(dest="command"))
+
+    def run(*argv: str) -> int:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+
+    assert run("projections", "rebuild", "directory") == 0
+    err = capsys.readouterr().err
+    assert f"rebuild directory [##########] {head(app)}/{head(app)} events" in err
+    assert run("projections", "status") == 0
+    out = capsys.readouterr().out
+    assert "directory" in out and "timelines" in out and "stopped" in out
+    assert run("projections", "rebuild", "nonsense") == 2
+    assert "unknown projection nonsense" in capsys.readouterr().err
