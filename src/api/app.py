@@ -10,7 +10,8 @@ from typing import Any
 import asyncpg
 from anyio import to_thread
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 
 from api.auth import PUBLIC, Caller, InvalidToken, decode_token
@@ -18,9 +19,11 @@ from api.errors import ApiError
 from api.graphql.context import TequioContext
 from api.graphql.schema import build_schema
 from api.language import preferred_language
+from api.metrics import render as render_metrics
 from api.runtime import ReadModels, Runtime
 from cases.clock import Clock, SystemClock
 from projections.runtime import ProjectionService
+from projections.runtime import status as projection_status
 from tequio.application import build_application
 from tequio.database import Database
 from tequio.settings import Settings
@@ -82,7 +85,7 @@ def create_app(
         lifespan=lifespan,
     )
 
-    def caller_of(request: Request, language: str) -> Caller:
+    def caller_of(request: HTTPConnection, language: str) -> Caller:
         header = request.headers.get("authorization")
         if not header:
             return PUBLIC
@@ -103,7 +106,7 @@ def create_app(
                 ApiError("UNAUTHENTICATED", "invalid_token", reason=str(error)), language
             ) from None
 
-    async def graphql_context(request: Request) -> TequioContext:
+    async def graphql_context(request: HTTPConnection) -> TequioContext:
         language = preferred_language(request.headers.get("accept-language"))
         return TequioContext(
             runtime=request.app.state.runtime,
@@ -146,9 +149,22 @@ def create_app(
             checks["database"] = f"unreachable: {type(error).__name__}"
         if runtime.projections is not None:
             status = await to_thread.run_sync(runtime.projections.status)
-            stopped = [s["name"] for s in status if not s["running"]]
+            # A standby waits while another process keeps that read model: that is healthy.
+            stopped = [s["name"] for s in status if not (s["running"] or s.get("standby"))]
             checks["projections"] = "ok" if not stopped else f"not running: {', '.join(stopped)}"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    async def metrics(request: Request) -> str:
+        runtime: Runtime = request.app.state.runtime
+        if runtime.projections is not None:
+            statuses = await to_thread.run_sync(runtime.projections.status)
+        else:
+            env = runtime.database.info.eventsourcing_env(
+                lock_timeout=settings.lock_timeout, pool_size=1
+            )
+            statuses = await to_thread.run_sync(lambda: projection_status(env))
+        return render_metrics(statuses)
 
     return app

@@ -18,6 +18,7 @@ from strawberry.extensions import (
 from api.errors import ApiError, to_graphql_error
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
+from api.graphql.subscriptions import Subscription
 from cases.errors import TequioError
 
 log = logging.getLogger("tequio.graphql")
@@ -87,6 +88,7 @@ def build_schema() -> strawberry.Schema:
     return TequioSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             ContractErrors,
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

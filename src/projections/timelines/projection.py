@@ -39,6 +39,7 @@ class TimelinesView(TequioView):
         " type text NOT NULL, actor text, data jsonb NOT NULL)",
         index(ENTRIES, "subject", "municipality, subject_kind, subject_id, position"),
         index(ENTRIES, "case", "municipality, case_id, position"),
+        index(ENTRIES, "changes", "municipality, subject_kind, position"),
         f"CREATE TABLE IF NOT EXISTS {SUBJECTS} ("
         " uuid uuid PRIMARY KEY, municipality text NOT NULL, kind text NOT NULL,"
         " id text NOT NULL, case_id text NOT NULL)",

@@ -41,3 +41,20 @@ class TimelineQueries:
                 row["data"] = json.loads(row["data"])
             found.setdefault(row["subject_id"], []).append(row)
         return found
+
+    async def changed_after(
+        self, municipality: str, subject_kind: str, position: int, limit: int = 500
+    ) -> list[tuple[int, str]]:
+        """``(position, subject_id)`` of the entries recorded after ``position``, in order:
+        what changed since a reader last looked (live boards)."""
+        if subject_kind not in SUBJECT_KINDS:
+            raise ValueError(f"subject_kind must be one of {SUBJECT_KINDS}")
+        rows = await self._pool.fetch(
+            f"SELECT position, subject_id FROM {ENTRIES} WHERE municipality = $1"
+            " AND subject_kind = $2 AND position > $3 ORDER BY position LIMIT $4",
+            municipality,
+            subject_kind,
+            position,
+            limit,
+        )
+        return [(r["position"], r["subject_id"]) for r in rows]

@@ -1,0 +1,75 @@
+"""Live boards over graphql-transport-ws: ``commitmentChanged`` pushes changes as they happen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from api.app import create_app
+from api.auth import mint_token
+from cases.clock import FixedClock
+from tequio.settings import Settings
+
+
+def run(client: TestClient, token: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+    response = client.post(
+        "/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    body = response.json()
+    assert not body.get("errors"), body
+    return body["data"]
+
+
+def test_board_subscriber_receives_progress_on_a_commitment(
+    settings: Settings, clock: FixedClock
+) -> None:
+    secret = settings.secret.get_secret_value()
+    admin = mint_token(secret, subject="admin", roles=["admin"], municipality=settings.municipality)
+    with TestClient(create_app(settings, clock=clock)) as client:
+        run(client, admin, 'mutation { addTerritory(id: "t1", name: "Avisadero", kind: "colonia") { id } }')
+        run(client, admin, 'mutation { addAgency(id: "obras", name: "Obras", level: MUNICIPAL) { id } }')
+        case = run(
+            client,
+            admin,
+            'mutation { raiseCase(input: {territoryId: "t1", theme: ENVIRONMENT,'
+            ' title: "Tiradero", description: "En la esquina"}) { id } }',
+        )["raiseCase"]
+        made = run(
+            client,
+            admin,
+            "mutation($c: ID!) { makeCommitment(input: {caseId: $c, responsibleAgencyId:"
+            ' "obras", description: "Retirar", dueOn: "2026-11-30"}) { id version } }',
+            {"c": case["id"]},
+        )["makeCommitment"]
+
+        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            ws.send_json({"type": "connection_init"})
+            assert ws.receive_json()["type"] == "connection_ack"
+            ws.send_json(
+                {
+                    "id": "board",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": "subscription { commitmentChanged(filter: {agencyId: \"obras\"})"
+                        " { id progress status } }"
+                    },
+                }
+            )
+            run(
+                client,
+                admin,
+                "mutation($id: ID!, $v: Int!) { reportProgress(commitmentId: $id,"
+                ' expectedVersion: $v, progress: 40, note: "Avance") { version } }',
+                {"id": made["id"], "v": made["version"]},
+            )
+            message = ws.receive_json()
+            assert message["type"] == "next", message
+            assert message["payload"]["data"]["commitmentChanged"] == {
+                "id": made["id"],
+                "progress": 40,
+                "status": "IN_PROGRESS",
+            }
+            ws.send_json({"id": "board", "type": "complete"})
