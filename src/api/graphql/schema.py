@@ -48,8 +48,8 @@ class ContractErrors(SchemaExtension):
         original = error.original_error
         if isinstance(original, (TequioError, ApiError)):
             translated = to_graphql_error(original, language)
-        elif original is None:
-            # Parse and validation errors: the request itself is malformed.
+        elif original is None or isinstance(original, GraphQLError):
+            # Parse, validation and variable errors: the request itself is malformed.
             extensions = dict(error.extensions or {})
             extensions.setdefault("code", "BAD_USER_INPUT")
             return GraphQLError(
