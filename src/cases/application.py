@@ -17,7 +17,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from cases import clock as clocks
 from cases.base import TequioAggregate
@@ -99,7 +99,7 @@ class TequioApplication(Application[UUID]):
         self.clock: clocks.Clock = clock or clocks.SystemClock()
         self.time_zone = ZoneInfo(time_zone)
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         register_value_transcodings(transcoder)
 
@@ -842,7 +842,9 @@ class TequioApplication(Application[UUID]):
 
     def _find(self, cls: type[A], ctx: CommandContext, public_id: str) -> A | None:
         try:
-            aggregate = self.repository.get(cls.id_for(ctx.municipality, public_id))
+            aggregate: TequioAggregate = self.repository.get(
+                cls.id_for(ctx.municipality, public_id)
+            )
         except AggregateNotFoundError:
             return None
         if not isinstance(aggregate, cls):  # pragma: no cover - ids are namespaced by kind

@@ -16,7 +16,7 @@ class TequioAggregate(Aggregate):
     public_id: str
 
     @classmethod
-    def create_id(cls, municipality: str, public_id: str) -> UUID:  # type: ignore[override]
+    def create_id(cls, municipality: str, public_id: str) -> UUID:
         return aggregate_id(municipality, cls.KIND, public_id)
 
     @classmethod

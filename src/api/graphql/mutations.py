@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import strawberry
@@ -32,6 +33,7 @@ from api.graphql.types import (
 from cases.application import CommandContext, CommandResult, TequioApplication
 
 ID = strawberry.ID
+Command = Callable[[TequioApplication, CommandContext], CommandResult]
 
 
 def _opt(value: object) -> str | None:
@@ -42,13 +44,13 @@ def _path(info: Info) -> str:
     return str(info.path.key)
 
 
-async def _case(info: Info, mutation: str, command) -> Case:  # type: ignore[no-untyped-def]
+async def _case(info: Info, mutation: str, command: Command) -> Case:
     result = await info.context.execute(mutation, _path(info), command)
     return Case.from_row(await info.context.require_row(info.context.cases, result))
 
 
-async def _commitment(  # type: ignore[no-untyped-def]
-    info: Info, mutation: str, command, commitment_id: ID | None = None
+async def _commitment(
+    info: Info, mutation: str, command: Command, commitment_id: ID | None = None
 ) -> Commitment:
     if commitment_id is not None:
         await _require_visible(info, mutation, str(commitment_id))

@@ -38,11 +38,12 @@ class ContractErrors(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is None or not getattr(result, "errors", None):
+        errors = getattr(result, "errors", None) if result is not None else None
+        if not errors:
             return
         context = self.execution_context.context
         language = getattr(context, "language", "en")
-        result.errors = [self._translate(e, language) for e in result.errors]
+        result.errors = [self._translate(e, language) for e in errors]  # type: ignore[union-attr]
 
     def _translate(self, error: GraphQLError, language: str) -> GraphQLError:
         original = error.original_error
