@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from tequio.database import DatabaseUnavailable
+from tequio.database import ConnectionInfo, DatabaseUnavailable, check_reachable
 from tequio.settings import Settings
 
 
@@ -29,6 +29,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     settings = _settings()
+    if settings.database_url:
+        # Said once, plainly, before the server starts (not as a lifespan traceback).
+        check_reachable(ConnectionInfo.from_url(settings.database_url))
     where = (
         settings.database_url and "DATABASE_URL"
     ) or f"embedded PostgreSQL in {settings.data_dir}"
