@@ -92,7 +92,7 @@ def create_app(
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed(
-                ApiError("UNAUTHENTICATED", "invalid_token", reason="expected 'Bearer <token>'"),
+                ApiError("UNAUTHENTICATED", "invalid_token", reason="scheme"),
                 language,
             )
         try:

@@ -27,7 +27,9 @@ class Role(Enum):
 
 
 class InvalidToken(Exception):
-    """The bearer token is malformed, expired, or not signed by us."""
+    """The bearer token is malformed, expired, or not signed by us.
+
+    Its message is one of: expired, signature, audience, malformed, municipality."""
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,17 @@ def decode_token(secret: str, token: str, *, municipality: str) -> Caller:
             options={"require": ["exp", "sub", "aud", "iss"]},
         )
         roles = frozenset(Role(r) for r in claims.get("roles", []))
-    except (jwt.PyJWTError, ValueError, TypeError) as error:
-        raise InvalidToken(str(error)) from None
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("expired") from None
+    except jwt.InvalidSignatureError:
+        raise InvalidToken("signature") from None
+    except (jwt.InvalidAudienceError, jwt.InvalidIssuerError):
+        raise InvalidToken("audience") from None
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise InvalidToken("malformed") from None
     token_municipality = claims.get("municipality", municipality)
     if token_municipality != municipality:
-        raise InvalidToken("token is for another municipality")
+        raise InvalidToken("municipality")
     return Caller(
         subject=str(claims["sub"]),
         roles=roles,

@@ -61,6 +61,22 @@ API_MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+TOKEN_REASONS: dict[str, dict[str, str]] = {
+    "expired": {"en": "it has expired", "es": "ya expiró"},
+    "signature": {"en": "its signature is not ours", "es": "su firma no es de este servidor"},
+    "audience": {
+        "en": "it was issued for another service",
+        "es": "fue emitido para otro servicio",
+    },
+    "municipality": {
+        "en": "it is for another municipality",
+        "es": "es de otro municipio",
+    },
+    "malformed": {"en": "it is malformed", "es": "está mal formado"},
+    "scheme": {"en": "expected 'Bearer <token>'", "es": "se esperaba 'Bearer <token>'"},
+}
+
+
 class ApiError(Exception):
     def __init__(self, code: str, key: str, **params: Any) -> None:
         self.code = code
@@ -70,7 +86,10 @@ class ApiError(Exception):
 
     def message(self, language: str) -> str:
         lang = "es" if language.startswith("es") else "en"
-        return API_MESSAGES[self.key][lang].format(**self.params)
+        params = dict(self.params)
+        if "reason" in params and params["reason"] in TOKEN_REASONS:
+            params["reason"] = TOKEN_REASONS[params["reason"]][lang]
+        return API_MESSAGES[self.key][lang].format(**params)
 
 
 def to_graphql_error(error: TequioError | ApiError, language: str) -> GraphQLError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -50,6 +51,7 @@ from cases.values import (
 
 A = TypeVar("A", bound=TequioAggregate)
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_TITLE = 200
 MAX_TEXT = 5000
 MAX_NAME = 200
@@ -813,7 +815,9 @@ class TequioApplication(Application[UUID]):
         if receipt is None:
             return None
         if receipt.fingerprint != fingerprint:
-            raise ConflictError("idempotency_key_reused", key=ctx.idempotency_key)
+            # The API scopes a client's key per operation ("key#field"): show the client's.
+            client_key = (ctx.idempotency_key or "").rsplit("#", 1)[0]
+            raise ConflictError("idempotency_key_reused", key=client_key)
         return CommandResult(
             id=receipt.result["id"],
             version=receipt.result["version"],
@@ -895,6 +899,10 @@ def _text(value: str, field: str, max_length: int) -> str:
         raise BadInputError("blank", field=field)
     if len(stripped) > max_length:
         raise BadInputError("too_long", field=field, max=max_length)
+    if CONTROL_CHARACTERS.search(stripped):
+        # PostgreSQL cannot store NUL in text, and no person types the others: refuse
+        # them here, before an event that no read model could ever copy is recorded.
+        raise BadInputError("control_characters", field=field)
     return stripped
 
 

@@ -133,6 +133,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "'{field}' is too long: at most {max} characters.",
         "es": "'{field}' es demasiado largo: máximo {max} caracteres.",
     },
+    "control_characters": {
+        "en": "'{field}' contains control characters (such as NUL) that text cannot hold.",
+        "es": "'{field}' contiene caracteres de control (como NUL) que un texto no admite.",
+    },
     "bad_id": {
         "en": "'{value}' is not a valid id for {field}.",
         "es": "'{value}' no es un identificador válido para {field}.",

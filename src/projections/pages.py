@@ -35,7 +35,7 @@ def decode_cursor(kind: str, cursor: str, arity: int) -> list[Any]:
         not isinstance(values, list)
         or len(values) != arity + 1
         or values[0] != kind
-        or not all(isinstance(v, str) for v in values[1:])
+        or not all(isinstance(v, str) and "\x00" not in v for v in values[1:])
     ):
         raise ValueError(f"bad cursor: {cursor[:60]!r}")
     return values[1:]

@@ -29,8 +29,16 @@ def test_board_subscriber_receives_progress_on_a_commitment(
     secret = settings.secret.get_secret_value()
     admin = mint_token(secret, subject="admin", roles=["admin"], municipality=settings.municipality)
     with TestClient(create_app(settings, clock=clock)) as client:
-        run(client, admin, 'mutation { addTerritory(id: "t1", name: "Avisadero", kind: "colonia") { id } }')
-        run(client, admin, 'mutation { addAgency(id: "obras", name: "Obras", level: MUNICIPAL) { id } }')
+        run(
+            client,
+            admin,
+            'mutation { addTerritory(id: "t1", name: "Avisadero", kind: "colonia") { id } }',
+        )
+        run(
+            client,
+            admin,
+            'mutation { addAgency(id: "obras", name: "Obras", level: MUNICIPAL) { id } }',
+        )
         case = run(
             client,
             admin,
@@ -53,7 +61,7 @@ def test_board_subscriber_receives_progress_on_a_commitment(
                     "id": "board",
                     "type": "subscribe",
                     "payload": {
-                        "query": "subscription { commitmentChanged(filter: {agencyId: \"obras\"})"
+                        "query": 'subscription { commitmentChanged(filter: {agencyId: "obras"})'
                         " { id progress status } }"
                     },
                 }

@@ -35,6 +35,7 @@ PARAMS: dict[str, dict[str, object]] = {
     "validation_needs_fulfilment": {"status": "OPEN", "action": "validated"},
     "due_before_agreed": {"due_on": "2026-11-15", "agreed_on": "2026-11-16"},
     "same_due_date": {"due_on": "2026-11-20"},
+    "control_characters": {"field": "title"},
     "reported_before_agreed": {"reported_on": "2026-11-01", "agreed_on": "2026-11-17"},
     "progress_out_of_range": {"progress": 101},
     "same_responsible": {},

@@ -43,7 +43,13 @@ def _page_size(first: int) -> int:
 
 
 def _id(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """An id or search text from the caller; NUL cannot reach PostgreSQL text."""
+    if value is None:
+        return None
+    text = str(value)
+    if "\x00" in text:
+        raise ApiError("BAD_USER_INPUT", "bad_input", detail="NUL characters are not allowed.")
+    return text
 
 
 def _enum(value: Any) -> str | None:
@@ -71,12 +77,12 @@ class Query:
 
     @strawberry.field
     async def post(self, info: Info, id: strawberry.ID) -> Post | None:
-        row = await info.context.posts.load(str(id))
+        row = await info.context.posts.load(_id(id) or "")
         return Post.from_row(row) if row else None
 
     @strawberry.field
     async def case(self, info: Info, id: strawberry.ID) -> Case | None:
-        row = await info.context.cases.load(str(id))
+        row = await info.context.cases.load(_id(id) or "")
         return Case.from_row(row) if row else None
 
     @strawberry.field
@@ -95,7 +101,7 @@ class Query:
                 theme=_enum(f.theme),
                 status=_enum(f.status),
                 table_id=_id(f.table_id),
-                search=f.search,
+                search=_id(f.search),
                 first=_page_size(first),
                 after=after,
             )
@@ -110,7 +116,7 @@ class Query:
 
     @strawberry.field
     async def commitment(self, info: Info, id: strawberry.ID) -> Commitment | None:
-        row = await info.context.commitments.load(str(id))
+        row = await info.context.commitments.load(_id(id) or "")
         return Commitment.from_row(row) if row else None
 
     @strawberry.field
@@ -148,7 +154,7 @@ class Query:
 
     @strawberry.field
     async def table(self, info: Info, id: strawberry.ID) -> Table | None:
-        row = await _visible_table(info, str(id))
+        row = await _visible_table(info, _id(id) or "")
         return Table.from_row(row) if row else None
 
     @strawberry.field
@@ -164,7 +170,7 @@ class Query:
 
     @strawberry.field
     async def assembly(self, info: Info, id: strawberry.ID) -> Assembly | None:
-        row = await info.context.assemblies.load(str(id))
+        row = await info.context.assemblies.load(_id(id) or "")
         return Assembly.from_row(row) if row else None
 
     @strawberry.field

@@ -1,0 +1,212 @@
+"""Writes as clients retry them and read them back: the ``Idempotency-Key`` header, and
+reading your own writes in the mutation's result and in the very next request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from world import MAKE, PROGRESS, RAISE, RESCHEDULE, World, module_world
+
+world = module_world()
+
+CASE_COUNT = "{ cases { totalCount } }"
+BOARD = """
+query($case: ID!) { commitments(filter: {caseId: $case}) {
+  totalCount edges { node { id version status progress dueOn reschedules } } } }
+"""
+
+
+async def position(world: World) -> int:
+    """How many events the event store holds (the app's own view of it)."""
+    assert world.app is not None
+    application = world.app.state.runtime.application
+    return await to_thread.run_sync(application.current_position)
+
+
+async def case_count(world: World) -> int:
+    return (await world.api.run(CASE_COUNT))["cases"]["totalCount"]
+
+
+def raise_input(title: str) -> dict[str, Any]:
+    return {
+        "input": {
+            "territoryId": "smt-mercado",
+            "theme": "ENVIRONMENT",
+            "title": title,
+            "description": "Basura acumulada junto al mercado.",
+        }
+    }
+
+
+# -- Idempotency-Key ------------------------------------------------------------------------
+
+
+async def test_retried_raise_case_with_the_same_key_returns_the_first_case_and_records_nothing(
+    world: World,
+) -> None:
+    api = world.api
+    cases_before = await case_count(world)
+    first = await api.post(
+        RAISE,
+        raise_input("Tiradero junto al mercado"),
+        token=world.coordinator,
+        idempotency_key="asamblea-16-nov-punto-3",
+    )
+    assert first.status_code == 200 and not first.json().get("errors"), first.json()
+    created = first.json()["data"]["raiseCase"]
+    events_after_first = await position(world)
+
+    retry = await api.post(
+        RAISE,
+        raise_input("Tiradero junto al mercado"),
+        token=world.coordinator,
+        idempotency_key="asamblea-16-nov-punto-3",
+    )
+    body = retry.json()
+    assert not body.get("errors"), body
+    assert body["data"]["raiseCase"]["id"] == created["id"]
+    assert body["extensions"]["idempotentReplays"] == ["raiseCase"]
+    assert await position(world) == events_after_first
+    assert await case_count(world) == cases_before + 1
+
+    # Without a key, the same request is a new case: the key is what made the retry safe.
+    await api.run(RAISE, raise_input("Tiradero junto al mercado"), token=world.coordinator)
+    assert await case_count(world) == cases_before + 2
+
+
+async def test_reusing_a_key_for_a_different_request_is_conflict(world: World) -> None:
+    api = world.api
+    await api.run(
+        RAISE,
+        raise_input("Perros sin dueño en el parque"),
+        token=world.coordinator,
+        idempotency_key="clave-reutilizada",
+    )
+    cases_before = await case_count(world)
+    events_before = await position(world)
+    response = await api.post(
+        RAISE,
+        raise_input("Otro problema distinto"),
+        token=world.coordinator,
+        idempotency_key="clave-reutilizada",
+        language="es-MX",
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert "La clave de idempotencia 'clave-reutilizada" in error["message"]
+    assert response.json()["data"] is None
+    assert await case_count(world) == cases_before
+    assert await position(world) == events_before
+
+
+async def test_retried_commitment_is_made_once(world: World) -> None:
+    case = await world.raise_case("Pintar el puente peatonal")
+    first = await world.commit(case["id"], "Pintar el puente", idempotency_key="minuta-42")
+    events_after_first = await position(world)
+    again = await world.commit(case["id"], "Pintar el puente", idempotency_key="minuta-42")
+    assert again["id"] == first["id"]
+    assert await position(world) == events_after_first
+    board = (await world.api.run(BOARD, {"case": case["id"]}))["commitments"]
+    assert board["totalCount"] == 1
+    assert (await world.case(case["id"]))["version"] == 2  # raised, then in attention once
+
+
+async def test_retried_progress_report_is_not_refused_as_stale(world: World) -> None:
+    """A client that lost the response retries with the same key and the same (now old)
+    expectedVersion: it gets the first result, not a conflict, and no second report."""
+    case = await world.raise_case("Reparar luminarias de la cancha")
+    commitment = await world.commit(case["id"], "Reparar 6 luminarias")
+    variables = {"id": commitment["id"], "v": 1, "p": 40, "note": "3 de 6"}
+    first = (
+        await world.api.run(PROGRESS, variables, token=world.urbanos, idempotency_key="avance-1")
+    )["reportProgress"]
+    assert (first["version"], first["progress"]) == (2, 40)
+    events_after_first = await position(world)
+    retry = (
+        await world.api.run(PROGRESS, variables, token=world.urbanos, idempotency_key="avance-1")
+    )["reportProgress"]
+    assert (retry["id"], retry["version"], retry["progress"]) == (commitment["id"], 2, 40)
+    assert await position(world) == events_after_first
+
+
+# -- read your own writes ---------------------------------------------------------------------
+
+
+async def test_new_commitment_is_on_the_board_in_the_very_next_request(world: World) -> None:
+    api = world.api
+    case = await world.raise_case("Reja caída en el deportivo")
+    response = await api.post(
+        MAKE,
+        {
+            "input": {
+                "caseId": case["id"],
+                "responsibleAgencyId": "obras",
+                "postId": "direccion-obras",
+                "description": "Reponer la reja",
+                "dueOn": "2026-11-27",
+                "tableId": "mesa-alumbrado",
+            }
+        },
+        token=world.secretary,
+    )
+    body = response.json()
+    assert not body.get("errors"), body
+    assert "readYourWrites" not in (body.get("extensions") or {})
+    made = body["data"]["makeCommitment"]
+    assert (made["version"], made["status"], made["accountable"]) == (
+        1,
+        "OPEN",
+        {"name": "Elena Cruz"},
+    )
+
+    board = (await api.run(BOARD, {"case": case["id"]}))["commitments"]
+    assert board["totalCount"] == 1
+    assert board["edges"][0]["node"]["id"] == made["id"]
+    assert (await world.case(case["id"]))["status"] == "IN_ATTENTION"
+
+
+async def test_each_mutation_result_shows_the_new_version_and_values(world: World) -> None:
+    api = world.api
+    case = await world.raise_case("Poste inclinado")
+    commitment = await world.commit(case["id"], "Enderezar el poste", due="2026-11-20")
+
+    progressed = (
+        await api.run(
+            PROGRESS,
+            {"id": commitment["id"], "v": 1, "p": 60, "note": "Grúa solicitada"},
+            token=world.urbanos,
+        )
+    )["reportProgress"]
+    assert (progressed["version"], progressed["progress"], progressed["status"]) == (
+        2,
+        60,
+        "IN_PROGRESS",
+    )
+    rescheduled = (
+        await api.run(
+            RESCHEDULE,
+            {"id": commitment["id"], "v": 2, "due": "2026-11-25", "reason": "Sin grúa"},
+            token=world.urbanos,
+        )
+    )["rescheduleCommitment"]
+    assert (rescheduled["version"], rescheduled["dueOn"], rescheduled["reschedules"]) == (
+        3,
+        "2026-11-25",
+        1,
+    )
+    # The next reads agree with what the mutation said, everywhere.
+    node = (await api.run(BOARD, {"case": case["id"]}))["commitments"]["edges"][0]["node"]
+    assert (node["version"], node["dueOn"], node["progress"]) == (3, "2026-11-25", 60)
+    cards = (await api.run("{ agencyScorecards { agency { id } reschedules } }"))[
+        "agencyScorecards"
+    ]
+    assert next(c for c in cards if c["agency"]["id"] == "servicios-urbanos")["reschedules"] >= 1
+    timeline = await api.run(
+        "query($id: ID!) { commitment(id: $id) { timeline { type } } }", {"id": commitment["id"]}
+    )
+    assert [e["type"] for e in timeline["commitment"]["timeline"]] == [
+        "Made",
+        "ProgressReported",
+        "Rescheduled",
+    ]
