@@ -24,7 +24,7 @@ from api.runtime import ReadModels, Runtime
 from cases.clock import Clock, SystemClock
 from projections.runtime import ProjectionService
 from projections.runtime import status as projection_status
-from tequio.application import build_application
+from tequio.application import build_application, library_env
 from tequio.database import Database
 from tequio.settings import Settings
 
@@ -46,9 +46,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = await to_thread.run_sync(Database.open, settings)
-        env = database.info.eventsourcing_env(
-            lock_timeout=settings.lock_timeout, pool_size=settings.pool_size
-        )
+        env = library_env(settings, database.info)
         application = await to_thread.run_sync(
             lambda: build_application(settings, database.info, clock=clock)
         )
@@ -161,9 +159,7 @@ def create_app(
         if runtime.projections is not None:
             statuses = await to_thread.run_sync(runtime.projections.status)
         else:
-            env = runtime.database.info.eventsourcing_env(
-                lock_timeout=settings.lock_timeout, pool_size=1
-            )
+            env = library_env(settings, runtime.database.info, pool_size=1)
             statuses = await to_thread.run_sync(lambda: projection_status(env))
         return render_metrics(statuses)
 

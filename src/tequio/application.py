@@ -8,8 +8,18 @@ from tequio.database import ConnectionInfo
 from tequio.settings import Settings
 
 
+def library_env(
+    settings: Settings, info: ConnectionInfo, *, pool_size: int | None = None
+) -> dict[str, str]:
+    """The library's environment for these settings: connection, locks and cipher."""
+    return info.eventsourcing_env(
+        lock_timeout=settings.lock_timeout,
+        pool_size=pool_size or settings.pool_size,
+        cipher_key=settings.cipher_key.get_secret_value() if settings.cipher_key else None,
+    )
+
+
 def build_application(
     settings: Settings, info: ConnectionInfo, *, clock: Clock | None = None
 ) -> TequioApplication:
-    env = info.eventsourcing_env(lock_timeout=settings.lock_timeout, pool_size=settings.pool_size)
-    return TequioApplication(env, clock=clock, time_zone=settings.time_zone)
+    return TequioApplication(library_env(settings, info), clock=clock, time_zone=settings.time_zone)

@@ -63,9 +63,19 @@ class ConnectionInfo:
     def with_database(self, dbname: str) -> ConnectionInfo:
         return ConnectionInfo(self.host, self.port, self.user, self.password, dbname)
 
-    def eventsourcing_env(self, *, lock_timeout: int, pool_size: int) -> dict[str, str]:
-        """The one place Tequio's settings become the library's ``POSTGRES_*`` keys."""
-        return {
+    def eventsourcing_env(
+        self, *, lock_timeout: int, pool_size: int, cipher_key: str | None = None
+    ) -> dict[str, str]:
+        """The one place Tequio's settings become the library's ``POSTGRES_*`` keys.
+
+        With ``cipher_key`` every stored event is AES-GCM encrypted by the library;
+        writers and projection runners must then share the key."""
+        cipher = (
+            {"CIPHER_TOPIC": "eventsourcing.cipher:AESCipher", "CIPHER_KEY": cipher_key}
+            if cipher_key
+            else {}
+        )
+        return cipher | {
             # Unset, the library silently keeps events in memory: never let it.
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": self.dbname,

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from projections.base import ProjectionEventError
 from projections.registry import PROJECTIONS, select
 from projections.runtime import ProjectionBusy, ProjectionService, rebuild, status
+from tequio.application import library_env
 from tequio.database import Database, DatabaseUnavailable
 from tequio.settings import Settings
 
@@ -188,9 +189,7 @@ class _database:  # a context manager, named like a function
 
 
 def _env(settings: Settings, db: Database) -> dict[str, str]:
-    return db.info.eventsourcing_env(
-        lock_timeout=settings.lock_timeout, pool_size=settings.pool_size
-    )
+    return library_env(settings, db.info)
 
 
 def _fail(command: str, message: str) -> int:

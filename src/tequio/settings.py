@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     read_your_writes_timeout: float = Field(
         default=3.0, alias="TEQUIO_READ_YOUR_WRITES_TIMEOUT", gt=0, le=30
     )
+    # Base64 AES key (16/24/32 bytes): encrypts every stored event and wraps the
+    # per-reporter keys. Required in production; see docs/security.md.
+    cipher_key: SecretStr | None = Field(default=None, alias="TEQUIO_CIPHER_KEY")
     pool_size: int = Field(default=5, alias="TEQUIO_POOL_SIZE", ge=1, le=100)
     log_level: str = Field(default="INFO", alias="TEQUIO_LOG_LEVEL")
 

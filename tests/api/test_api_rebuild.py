@@ -23,6 +23,7 @@ from world import (
 )
 
 from projections.runtime import ProjectionService, rebuild
+from tequio.application import library_env
 
 world = module_world()
 
@@ -174,9 +175,7 @@ async def test_rebuilding_every_read_model_gives_byte_identical_answers(world: W
 
     runtime = world.app.state.runtime
     settings = runtime.settings
-    env = runtime.database.info.eventsourcing_env(
-        lock_timeout=settings.lock_timeout, pool_size=settings.pool_size
-    )
+    env = library_env(settings, runtime.database.info)
     running = runtime.projections
     head = await to_thread.run_sync(runtime.application.current_position)
     await to_thread.run_sync(running.stop)
