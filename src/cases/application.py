@@ -40,6 +40,7 @@ from cases.ids import (
     official_id_for,
 )
 from cases.receipts import IdempotencyReceipt
+from cases.reporter_vault import ReporterVault
 from cases.values import (
     AssemblyKind,
     GovernmentLevel,
@@ -100,6 +101,11 @@ class TequioApplication(Application[UUID]):
         super().__init__(env)
         self.clock: clocks.Clock = clock or clocks.SystemClock()
         self.time_zone = ZoneInfo(time_zone)
+        self.reporter_vault = ReporterVault(
+            self.recorder.datastore,  # type: ignore[attr-defined]
+            self.env.get("CIPHER_KEY"),
+        )
+        self.reporter_vault.create_tables()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -370,7 +376,9 @@ class TequioApplication(Application[UUID]):
         external_id: str | None = None,
         reporter: dict[str, str | None] | None = None,
     ) -> CommandResult:
-        params = _params(locals())
+        # The contact is left out of the idempotency fingerprint: a hash of a phone
+        # number can be reversed by trying them all, and receipts are never erased.
+        params = {k: v for k, v in _params(locals()).items() if k != "reporter"}
 
         def decide() -> _Outcome:
             self._load(Territory, ctx, territory_id)
@@ -386,21 +394,61 @@ class TequioApplication(Application[UUID]):
                     return _Outcome(existing, [])
             else:
                 public_id = new_public_id()
+            checked_title = _text(title, "title", MAX_TITLE)
+            checked_description = _text(description, "description", MAX_TEXT)
+            contact = _reporter(reporter)
+            # Sealed last, once every other input is known to be good.
+            sealed = (
+                self.reporter_vault.seal(Case.id_for(ctx.municipality, public_id), contact)
+                if contact
+                else None
+            )
             case = Case(
                 municipality=ctx.municipality,
                 public_id=public_id,
                 territory_id=territory_id,
                 theme=theme,
-                title=_text(title, "title", MAX_TITLE),
-                description=_text(description, "description", MAX_TEXT),
+                title=checked_title,
+                description=checked_description,
                 assembly_id=assembly_id,
                 external_id=external_id,
-                reporter=_reporter(reporter),
+                reporter_sealed=sealed,
                 actor=ctx.actor,
             )
             return _Outcome(case, [case])
 
         return self._execute(ctx, "raiseCase", params, decide)
+
+    def reveal_reporter(self, ctx: CommandContext, *, case_id: str) -> dict[str, str] | None:
+        """The reporter's contact (None if none was given or it was erased).
+
+        The disclosure is recorded, with who asked and when, before it is made."""
+        case = self._load(Case, ctx, case_id)
+        if not case.has_reporter or case.reporter_erased:
+            return None
+        self.reporter_vault.record_read(ctx.municipality, case_id, ctx.actor, self.clock.now())
+        raised = next(iter(self.repository.event_store.get(case.id, lte=1)))
+        return self.reporter_vault.open(case.id, raised.reporter_sealed)  # type: ignore[attr-defined]
+
+    def reporter_reads(self, ctx: CommandContext, *, case_id: str) -> list[dict[str, Any]]:
+        """Who read the case's reporter contact, and when, oldest first."""
+        self._load(Case, ctx, case_id)
+        return self.reporter_vault.reads(ctx.municipality, case_id)
+
+    def erase_reporter(self, ctx: CommandContext, *, case_id: str, reason: str) -> CommandResult:
+        """Crypto-shreds the reporter's contact; the erasure itself is recorded as an event."""
+        params = _params(locals())
+
+        def decide() -> _Outcome:
+            case = self._load(Case, ctx, case_id)
+            case.erase_reporter(reason=_text(reason, "reason", MAX_TEXT), actor=ctx.actor)
+            return _Outcome(case, [case])
+
+        result = self._execute(ctx, "eraseReporter", params, decide)
+        # After the event is saved, so a failure here leaves a recorded erasure that a
+        # retry (a no-op for the aggregate) completes by destroying the key.
+        self.reporter_vault.destroy(Case.id_for(ctx.municipality, case_id))
+        return result
 
     def triage_case(
         self,

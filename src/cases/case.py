@@ -17,8 +17,32 @@ FINISHED_STATUSES = frozenset({S.RESOLVED, S.CLOSED, S.DECLINED})
 
 class Case(TequioAggregate):
     KIND = "case"
+    # v2: knows whether it holds a reporter's contact and whether it was erased.
+    class_version = 2
 
-    @event("Raised")
+    class Raised(TequioAggregate.Created):
+        """v2: the reporter's contact arrives sealed (see ``cases.reporter_vault``)."""
+
+        class_version = 2
+        municipality: str
+        public_id: str
+        territory_id: str
+        theme: Theme
+        title: str
+        description: str
+        assembly_id: str | None
+        external_id: str | None
+        reporter_sealed: dict[str, Any] | None
+        actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # v1 carried the contact in clear as ``reporter``: keep it readable (and
+            # erasable through the aggregate's flag) as a "plain" envelope.
+            reporter = state.pop("reporter", None)
+            state["reporter_sealed"] = {"plain": reporter} if reporter else None
+
+    @event(Raised)
     def __init__(
         self,
         *,
@@ -30,11 +54,11 @@ class Case(TequioAggregate):
         description: str,
         assembly_id: str | None,
         external_id: str | None,
-        reporter: dict[str, Any] | None,
+        reporter_sealed: dict[str, Any] | None,
         actor: str,
     ) -> None:
-        # ``reporter`` lives only in the event (never in state or projections'
-        # public columns): it is personal data, shown to no one by default.
+        # The sealed contact lives only in the event: it is personal data, and no
+        # decision needs it. The state keeps only whether it exists and was erased.
         self.municipality = municipality
         self.public_id = public_id
         self.territory_id = territory_id
@@ -43,6 +67,15 @@ class Case(TequioAggregate):
         self.status = S.RAISED
         self.table_ids: list[str] = []
         self.merged_into: str | None = None
+        self.has_reporter = reporter_sealed is not None
+        self.reporter_erased = False
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # Snapshots taken before v2 do not say whether a contact was kept: assume one
+        # was, so that an erasure request is never refused for lack of knowledge.
+        state.setdefault("has_reporter", True)
+        state.setdefault("reporter_erased", False)
 
     # -- commands -------------------------------------------------------------
 
@@ -84,6 +117,13 @@ class Case(TequioAggregate):
     def decline(self, *, reason: str, referred_to: str | None, actor: str) -> None:
         self._require(OPEN_STATUSES, "declined")
         self._declined(reason=reason, referred_to=referred_to, actor=actor)
+
+    def erase_reporter(self, *, reason: str, actor: str) -> None:
+        """Records that the reporter's contact was erased; erasing twice changes nothing."""
+        if not self.has_reporter:
+            raise RuleViolation("no_reporter")
+        if not self.reporter_erased:
+            self._reporter_erased(reason=reason, actor=actor)
 
     @property
     def can_take_commitments(self) -> bool:
@@ -133,6 +173,10 @@ class Case(TequioAggregate):
     @event("Declined")
     def _declined(self, *, reason: str, referred_to: str | None, actor: str) -> None:
         self.status = S.DECLINED
+
+    @event("ReporterErased")
+    def _reporter_erased(self, *, reason: str, actor: str) -> None:
+        self.reporter_erased = True
 
     def _require(self, allowed: frozenset[CaseStatus] | set[CaseStatus], action: str) -> None:
         if self.status not in allowed:

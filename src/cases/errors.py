@@ -93,6 +93,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Case '{id}' was itself merged into another case; merge into that one instead.",
         "es": "El caso '{id}' ya fue fusionado con otro; fusione con ese en su lugar.",
     },
+    "no_reporter": {
+        "en": "This case keeps no reporter contact data, so there is nothing to erase.",
+        "es": "Este caso no guarda datos de contacto de quien lo reportó; no hay nada que borrar.",
+    },
     # directory and forums
     "territory_cycle": {
         "en": "Territory '{id}' cannot be placed under itself.",

@@ -118,7 +118,8 @@ def test_raised_case_is_stored_raised(app: TequioApplication, ctx: CommandContex
     case = get_case(app, case_id)
     assert case.status is CaseStatus.RAISED
     (raised,) = events(app, Case, case_id)
-    assert raised.reporter == {"name": "Vecina", "phone": "5555555555"}
+    assert "Vecina" not in str(raised.reporter_sealed)
+    assert app.reveal_reporter(ctx, case_id=case_id) == {"name": "Vecina", "phone": "5555555555"}
     assert raised.actor == ctx.actor
 
 

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
-from cases.application import TequioApplication
+from cases.application import CommandContext, TequioApplication
 from cases.case import Case
 from cases.clock import FixedClock, is_overdue
 from cases.commitment import Commitment
@@ -98,7 +98,11 @@ def check_the_week(app: TequioApplication, summary: DemoSummary) -> None:
     assert dark.status is CaseStatus.IN_ATTENTION
     assert dark.table_ids == sorted([CABINET, LIGHTING_TABLE])
     raised = events_of(app, Case, summary.cases["dark_street"])[0]
-    assert raised.reporter["name"] == "Leticia Ramírez Ortiz"
+    assert "Leticia" not in str(raised.reporter_sealed)
+    contact = app.reveal_reporter(
+        CommandContext("coordinator:test", MUNICIPALITY), case_id=summary.cases["dark_street"]
+    )
+    assert contact is not None and contact["name"] == "Leticia Ramírez Ortiz"
     assert raised.theme is Theme.SAFETY
     mural = load(app, Case, summary.cases["mural"])
     assert mural.table_ids == []  # stays with the planning collective

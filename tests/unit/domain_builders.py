@@ -44,7 +44,7 @@ def new_case(**overrides: Any) -> Case:
         "description": "Two women were assaulted there at night.",
         "assembly_id": "dialogo-avisadero",
         "external_id": None,
-        "reporter": {"name": "A resident"},
+        "reporter_sealed": {"v": 1, "ciphertext": "c2VhbGVk"},
         "actor": "coordinator:rosa",
     }
     kwargs.update(overrides)

@@ -91,11 +91,44 @@ def test_raised_case_is_raised_without_priority() -> None:
     assert names(case) == ["Raised"]
 
 
-def test_raised_event_keeps_the_reporter_but_the_state_does_not() -> None:
-    case = new_case(reporter={"name": "Vecina", "phone": "5555555555"})
+def test_raised_event_keeps_the_sealed_contact_but_the_state_does_not() -> None:
+    sealed = {"v": 1, "ciphertext": "b3BhcXVl"}
+    case = new_case(reporter_sealed=sealed)
     (raised,) = case.collect_events()
-    assert raised.reporter == {"name": "Vecina", "phone": "5555555555"}  # type: ignore[attr-defined]
-    assert not hasattr(case, "reporter")
+    assert raised.reporter_sealed == sealed  # type: ignore[attr-defined]
+    assert not hasattr(case, "reporter_sealed")
+    assert case.has_reporter and not case.reporter_erased
+
+
+def test_erasing_the_reporter_is_recorded_once() -> None:
+    case = new_case()
+    case.collect_events()
+    case.erase_reporter(reason="Solicitud ARCO 2026-114", actor="coordinator:rosa")
+    case.erase_reporter(reason="again", actor="coordinator:rosa")
+    assert names(case) == ["ReporterErased"]
+    assert case.reporter_erased
+
+
+def test_erasing_when_no_contact_was_kept_is_refused() -> None:
+    case = new_case(reporter_sealed=None)
+    with pytest.raises(RuleViolation) as refused:
+        case.erase_reporter(reason="ARCO", actor="coordinator:rosa")
+    assert refused.value.key == "no_reporter"
+
+
+def test_a_v1_raised_event_with_a_clear_contact_is_upcast_to_a_plain_envelope() -> None:
+    state = {"reporter": {"name": "Vecina"}, "title": "t"}
+    Case.Raised.upcast_v1_v2(state)
+    assert state == {"reporter_sealed": {"plain": {"name": "Vecina"}}, "title": "t"}
+    empty: dict[str, object] = {"reporter": None}
+    Case.Raised.upcast_v1_v2(empty)
+    assert empty == {"reporter_sealed": None}
+
+
+def test_a_v1_snapshot_is_upcast_to_know_about_its_reporter() -> None:
+    state: dict[str, object] = {"status": "RAISED"}
+    Case.upcast_v1_v2(state)
+    assert state == {"status": "RAISED", "has_reporter": True, "reporter_erased": False}
 
 
 def test_triage_sets_theme_and_priority_and_marks_it_triaged(case: Case) -> None:

@@ -29,6 +29,7 @@ PARAMS: dict[str, dict[str, object]] = {
     "not_found": {"kind": "commitment", "id": "lamps"},
     "stale_version": {"kind": "commitment", "expected": 1, "actual": 2},
     "concurrent_write": {"kind": "case"},
+    "no_reporter": {},
     "idempotency_key_reused": {"key": "retry-1"},
     "already_exists": {"kind": "agency", "id": "obras"},
     "commitment_not_open": {"status": "CANCELLED", "action": "report progress"},
