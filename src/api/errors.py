@@ -25,6 +25,10 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Only members of cabinet '{table_id}' may read its briefing.",
         "es": "Solo las personas integrantes del gabinete '{table_id}' pueden leer su informe.",
     },
+    "forbidden_personal_data": {
+        "en": "Only coordinators may read a reporter's contact data.",
+        "es": "Solo la coordinación puede consultar los datos de contacto de quien reportó.",
+    },
     "forbidden_cabinet_commitment": {
         "en": "This commitment was agreed in a security cabinet you are not a member of.",
         "es": "Este acuerdo se tomó en un gabinete de seguridad del que usted no es integrante.",
@@ -58,6 +62,26 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "An agency_staff token must name its agency.",
         "es": "Un token de personal de área debe indicar su área.",
     },
+    "identity_provider_unavailable": {
+        "en": "Your token cannot be checked right now: the identity provider's keys are "
+        "unreachable. Try again in a moment.",
+        "es": "Su token no puede verificarse en este momento: las llaves del proveedor de "
+        "identidad no están disponibles. Intente de nuevo en unos momentos.",
+    },
+    "body_too_large": {
+        "en": "The request body is larger than the {max} bytes this server accepts.",
+        "es": "El cuerpo de la solicitud excede los {max} bytes que acepta este servidor.",
+    },
+    "rate_limited": {
+        "en": "Too many requests; try again in {seconds} s.",
+        "es": "Demasiadas solicitudes; intente de nuevo en {seconds} s.",
+    },
+    "introspection_disabled": {
+        "en": "Schema introspection is turned off on this server; "
+        "the schema is published with its documentation.",
+        "es": "La introspección del esquema está desactivada en este servidor; "
+        "el esquema se publica con su documentación.",
+    },
 }
 
 
@@ -74,6 +98,25 @@ TOKEN_REASONS: dict[str, dict[str, str]] = {
     },
     "malformed": {"en": "it is malformed", "es": "está mal formado"},
     "scheme": {"en": "expected 'Bearer <token>'", "es": "se esperaba 'Bearer <token>'"},
+    "issuer": {
+        "en": "it was issued by an identity provider this server does not trust",
+        "es": "lo emitió un proveedor de identidad en el que este servidor no confía",
+    },
+    "algorithm": {
+        "en": "it is signed with an algorithm this server does not accept",
+        "es": "está firmado con un algoritmo que este servidor no acepta",
+    },
+    "unknown_key": {
+        "en": "it is signed with a key the identity provider does not publish",
+        "es": "está firmado con una llave que el proveedor de identidad no publica",
+    },
+    "not_yet_valid": {"en": "it is not valid yet", "es": "aún no es válido"},
+    "development_token": {
+        "en": "development tokens are not accepted in production; "
+        "sign in with the identity provider",
+        "es": "los tokens de desarrollo no se aceptan en producción; "
+        "inicie sesión con el proveedor de identidad",
+    },
 }
 
 

@@ -38,7 +38,12 @@ MUTATIONS: dict[str, frozenset[Role]] = {
     "createTable": frozenset({R.ADMIN, R.COORDINATOR, R.SECRETARY}),
     "holdAssembly": frozenset({R.ADMIN, R.COORDINATOR}),
     "holdSession": frozenset({R.ADMIN, R.SECRETARY}),
+    "eraseReporter": frozenset({R.ADMIN, R.COORDINATOR}),
 }
+
+# Who may read a reporter's contact (each read is recorded), and who may audit those reads.
+PERSONAL_DATA_READERS = frozenset({R.COORDINATOR})
+PERSONAL_DATA_AUDITORS = frozenset({R.ADMIN, R.COORDINATOR})
 
 # Roles that see every security cabinet's material.
 CABINET_WIDE = frozenset({R.ADMIN, R.COORDINATOR, R.SECRETARY})
@@ -83,6 +88,14 @@ def require_briefing(caller: Caller, cabinet_id: str) -> None:
     if caller.has(R.CABINET_MEMBER) and cabinet_id in caller.table_ids:
         return
     raise ApiError("FORBIDDEN", "forbidden_cabinet", table_id=cabinet_id)
+
+
+def require_personal_data(caller: Caller, *, audit: bool = False) -> None:
+    """Reporters' contacts are for the coordinators who triage cases, on record."""
+    if caller.is_public:
+        raise ApiError("UNAUTHENTICATED", "unauthenticated")
+    if not caller.has(*(PERSONAL_DATA_AUDITORS if audit else PERSONAL_DATA_READERS)):
+        raise ApiError("FORBIDDEN", "forbidden_personal_data")
 
 
 def may_see_actors(caller: Caller) -> bool:

@@ -69,7 +69,8 @@ class ReporterVault:
                 " case_id text NOT NULL, actor text NOT NULL, at timestamptz NOT NULL)"
             )
             curs.execute(
-                f"CREATE INDEX IF NOT EXISTS {READS}_case_idx ON {READS} (municipality, case_id, id)"
+                f"CREATE INDEX IF NOT EXISTS {READS}_case_idx"
+                f" ON {READS} (municipality, case_id, id)"
             )
 
     def seal(self, case_uuid: UUID, contact: dict[str, str]) -> dict[str, Any]:

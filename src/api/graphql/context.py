@@ -90,12 +90,7 @@ class TequioContext(BaseContext):
         """Authorises, runs the command off the event loop, then waits to read its write."""
         policy.require_mutation(self.caller, mutation)
         key = f"{self.idempotency_key}#{path_key}" if self.idempotency_key else None
-        command_context = CommandContext(
-            actor=self.caller.actor,
-            municipality=self.municipality,
-            idempotency_key=key,
-            agency_scope=policy.agency_scope(self.caller),
-        )
+        command_context = self.command_context(key)
         application = self.runtime.application
         result = await to_thread.run_sync(lambda: command(application, command_context))
         if result.notification_id is not None:
@@ -112,6 +107,23 @@ class TequioContext(BaseContext):
         if result.replayed:
             self.response_extensions.setdefault("idempotentReplays", []).append(path_key)
         return result
+
+    def command_context(self, idempotency_key: str | None = None) -> CommandContext:
+        return CommandContext(
+            actor=self.caller.actor,
+            municipality=self.municipality,
+            idempotency_key=idempotency_key,
+            agency_scope=policy.agency_scope(self.caller),
+        )
+
+    async def read_personal_data(
+        self, read: Callable[[TequioApplication, CommandContext], T], *, audit: bool = False
+    ) -> T:
+        """Reads reporter data from the write side (no read model holds it), on record."""
+        policy.require_personal_data(self.caller, audit=audit)
+        application = self.runtime.application
+        command_context = self.command_context()
+        return await to_thread.run_sync(lambda: read(application, command_context))
 
     async def require_row(self, loader: DataLoader[str, Any], result: CommandResult) -> Any:
         # Forget anything read of this object before the write.

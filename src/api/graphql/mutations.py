@@ -210,6 +210,17 @@ class Mutation:
             ),
         )
 
+    @strawberry.mutation(
+        description="Erases the reporter's contact (crypto-shredding): it becomes unreadable "
+        "everywhere, the rest of the history stays, and the erasure is recorded."
+    )
+    async def erase_reporter(self, info: Info, case_id: ID, reason: str) -> Case:
+        return await _case(
+            info,
+            "eraseReporter",
+            lambda app, ctx: app.erase_reporter(ctx, case_id=str(case_id), reason=reason),
+        )
+
     # -- commitments ------------------------------------------------------------------
 
     @strawberry.mutation

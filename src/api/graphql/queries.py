@@ -25,10 +25,12 @@ from api.graphql.types import (
     HotSpot,
     PageInfo,
     Post,
+    ReporterRead,
     Table,
     TableAgenda,
     TableKind,
     Territory,
+    local_time,
 )
 
 MAX_PAGE = 500
@@ -84,6 +86,16 @@ class Query:
     async def case(self, info: Info, id: strawberry.ID) -> Case | None:
         row = await info.context.cases.load(_id(id) or "")
         return Case.from_row(row) if row else None
+
+    @strawberry.field(
+        description="Who read the reporter's contact of a case, and when (admin, coordinator)."
+    )
+    async def reporter_reads(self, info: Info, case_id: strawberry.ID) -> list[ReporterRead]:
+        case = _id(case_id) or ""
+        reads = await info.context.read_personal_data(
+            lambda app, ctx: app.reporter_reads(ctx, case_id=case), audit=True
+        )
+        return [ReporterRead(actor=r["actor"], at=local_time(info, r["at"])) for r in reads]
 
     @strawberry.field
     async def cases(

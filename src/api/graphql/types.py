@@ -24,7 +24,7 @@ AssemblyKind = strawberry.enum(values.AssemblyKind, name="AssemblyKind")
 Row = dict[str, Any]
 
 
-def _local(info: Info, at: datetime) -> datetime:
+def local_time(info: Info, at: datetime) -> datetime:
     return at.astimezone(info.context.runtime.settings.zone)
 
 
@@ -192,7 +192,7 @@ def _timeline(info: Info, rows: list[Row]) -> list[TimelineEntry]:
     language = info.context.language
     return [
         TimelineEntry(
-            at=_local(info, r["at"]),
+            at=local_time(info, r["at"]),
             type=r["type"],
             summary=summarize(r["type"], r["data"], language),
             actor=r["actor"] if show_actor else None,
@@ -260,7 +260,7 @@ class Case:
 
     @strawberry.field
     def raised_at(self, info: Info) -> datetime:
-        return _local(info, self.row["raised_at"])
+        return local_time(info, self.row["raised_at"])
 
     @strawberry.field
     async def territory(self, info: Info) -> Territory:
@@ -285,6 +285,34 @@ class Case:
     @strawberry.field
     async def timeline(self, info: Info) -> list[TimelineEntry]:
         return _timeline(info, await info.context.case_timelines.load(str(self.id)))
+
+    @strawberry.field(
+        description="Personal data: coordinators only, and every read is recorded. "
+        "Null when no contact was given or it was erased."
+    )
+    async def reporter(self, info: Info) -> Reporter | None:
+        case_id = str(self.id)
+        contact = await info.context.read_personal_data(
+            lambda app, ctx: app.reveal_reporter(ctx, case_id=case_id)
+        )
+        if contact is None:
+            return None
+        return Reporter(
+            name=contact.get("name"), phone=contact.get("phone"), email=contact.get("email")
+        )
+
+
+@strawberry.type(description="How to reach the resident who reported a case.")
+class Reporter:
+    name: str | None
+    phone: str | None
+    email: str | None
+
+
+@strawberry.type(description="One disclosure of a reporter's contact: who read it, and when.")
+class ReporterRead:
+    actor: str
+    at: datetime
 
 
 @strawberry.type
@@ -329,7 +357,7 @@ class Commitment:
 
     @strawberry.field
     def made_at(self, info: Info) -> datetime:
-        return _local(info, self.row["made_at"])
+        return local_time(info, self.row["made_at"])
 
     @strawberry.field
     async def case(self, info: Info) -> Case:

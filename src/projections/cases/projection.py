@@ -23,6 +23,7 @@ from projections.territory_tree import (
 CASES = "cases_cases"
 TERRITORIES = "cases_territories"
 
+CASE_EVENT = event_class(Case, "Event")
 RAISED = event_class(Case, "Raised")
 TRIAGED = event_class(Case, "Triaged")
 ROUTED = event_class(Case, "Routed")
@@ -94,6 +95,11 @@ REOPEN = _set(
     "status = CASE WHEN cardinality(table_ids) > 0 THEN 'ROUTED'"
     " WHEN priority IS NOT NULL THEN 'TRIAGED' ELSE 'RAISED' END"
 )
+# Any other event of a case (e.g. ReporterErased) shows nothing here but its version:
+# clients send that version back as expectedVersion.
+VERSION_ONLY = (
+    f"UPDATE {CASES} SET version = %(version)s, updated_at = %(at)s WHERE uuid = %(uuid)s"
+)
 MERGE = _set("status = 'MERGED', merged_into = %(target_id)s")
 DECLINE = _set("status = 'DECLINED', referred_to = %(referred_to)s")
 
@@ -114,6 +120,10 @@ class CasesProjection(TequioProjection[CasesView]):
             )
             if curs.rowcount != 1:
                 raise LookupError(f"case {e.originator_id} is not in the cases read model")
+
+    @process_event.register(CASE_EVENT)
+    def _other_case_event(self, e: Any, tracking: Tracking) -> None:
+        self._update(e, tracking, VERSION_ONLY)
 
     @process_event.register(TERRITORY_ADDED)
     def _territory_added(self, e: Any, tracking: Tracking) -> None:

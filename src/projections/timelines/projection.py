@@ -46,7 +46,14 @@ class TimelinesView(TequioView):
     )
 
 
+# Events whose free text may name a person (an erasure request's reason): only the
+# fact that they happened is shown.
+FACT_ONLY = frozenset({"ReporterErased"})
+
+
 def _data(e: Any) -> Jsonb:
+    if type(e).__name__ in FACT_ONLY:
+        return Jsonb({})
     return Jsonb({k: v for k, v in event_fields(e).items() if k not in NOT_DATA})
 
 

@@ -195,6 +195,10 @@ SENTENCES: dict[str, Callable[[_Facts], tuple[str, str]]] = {
         "Fusionado como duplicado de otro caso",
     ),
     "Declined": _declined,
+    "ReporterErased": lambda f: (
+        "The reporter's contact data was erased on request",
+        "Los datos de contacto de quien reportó se borraron a solicitud",
+    ),
     # Commitment
     "Made": _made,
     "ProgressReported": _progress,
