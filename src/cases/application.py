@@ -375,6 +375,7 @@ class TequioApplication(Application[UUID]):
         assembly_id: str | None = None,
         external_id: str | None = None,
         reporter: dict[str, str | None] | None = None,
+        location: dict[str, Any] | None = None,
     ) -> CommandResult:
         # The contact is left out of the idempotency fingerprint: a hash of a phone
         # number can be reversed by trying them all, and receipts are never erased.
@@ -396,6 +397,7 @@ class TequioApplication(Application[UUID]):
                 public_id = new_public_id()
             checked_title = _text(title, "title", MAX_TITLE)
             checked_description = _text(description, "description", MAX_TEXT)
+            place = _location(location)
             contact = _reporter(reporter)
             # Sealed last, once every other input is known to be good.
             sealed = (
@@ -414,6 +416,7 @@ class TequioApplication(Application[UUID]):
                 external_id=external_id,
                 reporter_sealed=sealed,
                 actor=ctx.actor,
+                location=place,
             )
             return _Outcome(case, [case])
 
@@ -966,6 +969,27 @@ def _id_list(values: Sequence[str], field: str, *, allow_empty: bool = False) ->
     if len(values) > MAX_LIST:
         raise BadInputError("too_long", field=field, max=MAX_LIST)
     return sorted({check_public_id(v, field) for v in values})
+
+
+def _location(location: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A public place: latitude and longitude (WGS 84 degrees), an address, or both."""
+    if not location:
+        return None
+    lat, long = location.get("lat"), location.get("long")
+    if (lat is None) != (long is None):
+        raise BadInputError("location_half", field="location")
+    place: dict[str, Any] = {}
+    if lat is not None and long is not None:
+        for name, value, bound in (("lat", lat, 90), ("long", long, 180)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise BadInputError("location_range", field=f"location.{name}", max=bound)
+            if not -bound <= float(value) <= bound:
+                raise BadInputError("location_range", field=f"location.{name}", max=bound)
+            place[name] = float(value)
+    address = _optional_text(location.get("address"), "location.address", MAX_NAME)
+    if address:
+        place["address"] = address
+    return place or None
 
 
 def _reporter(reporter: dict[str, str | None] | None) -> dict[str, str] | None:

@@ -21,9 +21,10 @@ class Case(TequioAggregate):
     class_version = 2
 
     class Raised(TequioAggregate.Created):
-        """v2: the reporter's contact arrives sealed (see ``cases.reporter_vault``)."""
+        """v2: the reporter's contact arrives sealed (see ``cases.reporter_vault``).
+        v3: an optional public location (lat, long, address), as Open311 requests carry."""
 
-        class_version = 2
+        class_version = 3
         municipality: str
         public_id: str
         territory_id: str
@@ -33,6 +34,7 @@ class Case(TequioAggregate):
         assembly_id: str | None
         external_id: str | None
         reporter_sealed: dict[str, Any] | None
+        location: dict[str, Any] | None
         actor: str
 
         @staticmethod
@@ -41,6 +43,10 @@ class Case(TequioAggregate):
             # erasable through the aggregate's flag) as a "plain" envelope.
             reporter = state.pop("reporter", None)
             state["reporter_sealed"] = {"plain": reporter} if reporter else None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["location"] = None
 
     @event(Raised)
     def __init__(
@@ -55,6 +61,7 @@ class Case(TequioAggregate):
         assembly_id: str | None,
         external_id: str | None,
         reporter_sealed: dict[str, Any] | None,
+        location: dict[str, Any] | None,
         actor: str,
     ) -> None:
         # The sealed contact lives only in the event: it is personal data, and no

@@ -93,6 +93,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Case '{id}' was itself merged into another case; merge into that one instead.",
         "es": "El caso '{id}' ya fue fusionado con otro; fusione con ese en su lugar.",
     },
+    "location_half": {
+        "en": "A location needs both latitude and longitude, or neither.",
+        "es": "Una ubicación necesita latitud y longitud, o ninguna de las dos.",
+    },
+    "location_range": {
+        "en": "'{field}' must be a number between -{max} and {max}.",
+        "es": "'{field}' debe ser un número entre -{max} y {max}.",
+    },
     "no_reporter": {
         "en": "This case keeps no reporter contact data, so there is nothing to erase.",
         "es": "Este caso no guarda datos de contacto de quien lo reportó; no hay nada que borrar.",

@@ -45,6 +45,7 @@ def new_case(**overrides: Any) -> Case:
         "assembly_id": "dialogo-avisadero",
         "external_id": None,
         "reporter_sealed": {"v": 1, "ciphertext": "c2VhbGVk"},
+        "location": None,
         "actor": "coordinator:rosa",
     }
     kwargs.update(overrides)

@@ -344,3 +344,9 @@ def test_case_history_rebuilds_the_same_case_and_every_event_names_its_actor() -
         ["alumbrado"],
         6,
     )
+
+
+def test_a_v2_raised_event_is_upcast_to_have_no_location() -> None:
+    state: dict[str, object] = {"title": "t"}
+    Case.Raised.upcast_v2_v3(state)
+    assert state == {"title": "t", "location": None}

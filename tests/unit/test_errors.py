@@ -30,6 +30,8 @@ PARAMS: dict[str, dict[str, object]] = {
     "stale_version": {"kind": "commitment", "expected": 1, "actual": 2},
     "concurrent_write": {"kind": "case"},
     "no_reporter": {},
+    "location_half": {"field": "location"},
+    "location_range": {"field": "location.lat", "max": 90},
     "idempotency_key_reused": {"key": "retry-1"},
     "already_exists": {"kind": "agency", "id": "obras"},
     "commitment_not_open": {"status": "CANCELLED", "action": "report progress"},

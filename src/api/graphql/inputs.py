@@ -42,6 +42,13 @@ class ReporterInput:
     email: str | None = None
 
 
+@strawberry.input(description="Where the problem is: WGS 84 degrees, an address, or both.")
+class LocationInput:
+    lat: float | None = None
+    long: float | None = None
+    address: str | None = None
+
+
 @strawberry.input
 class RaiseCaseInput:
     territory_id: strawberry.ID
@@ -51,6 +58,7 @@ class RaiseCaseInput:
     assembly_id: strawberry.ID | None = None
     external_id: str | None = None
     reporter: ReporterInput | None = None
+    location: LocationInput | None = None
 
 
 @strawberry.input

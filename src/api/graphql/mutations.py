@@ -85,6 +85,14 @@ class Mutation:
                 "email": input.reporter.email,
             }
 
+        location = None
+        if input.location is not None:
+            location = {
+                "lat": input.location.lat,
+                "long": input.location.long,
+                "address": input.location.address,
+            }
+
         def command(app: TequioApplication, ctx: CommandContext) -> CommandResult:
             return app.raise_case(
                 ctx,
@@ -95,6 +103,7 @@ class Mutation:
                 assembly_id=_opt(input.assembly_id),
                 external_id=input.external_id,
                 reporter=reporter,
+                location=location,
             )
 
         return await _case(info, "raiseCase", command)

@@ -258,6 +258,13 @@ class Case:
             row=row,
         )
 
+    @strawberry.field(description="Where the problem is, when it was given.")
+    def location(self) -> Location | None:
+        row = self.row
+        if row.get("lat") is None and not row.get("address"):
+            return None
+        return Location(lat=row.get("lat"), long=row.get("long"), address=row.get("address"))
+
     @strawberry.field
     def raised_at(self, info: Info) -> datetime:
         return local_time(info, self.row["raised_at"])
@@ -300,6 +307,13 @@ class Case:
         return Reporter(
             name=contact.get("name"), phone=contact.get("phone"), email=contact.get("email")
         )
+
+
+@strawberry.type(description="A public place: WGS 84 degrees, an address, or both.")
+class Location:
+    lat: float | None
+    long: float | None
+    address: str | None
 
 
 @strawberry.type(description="How to reach the resident who reported a case.")

@@ -69,6 +69,9 @@ class CasesView(TequioView):
         index(CASES, "territory", "municipality, territory_id"),
         index(CASES, "assembly", "municipality, assembly_id"),
         index(CASES, "tables", "table_ids", using="gin"),
+        # Added with Case.Raised v3; ADD IF NOT EXISTS keeps older databases working.
+        f"ALTER TABLE {CASES} ADD COLUMN IF NOT EXISTS lat double precision,"
+        " ADD COLUMN IF NOT EXISTS long double precision, ADD COLUMN IF NOT EXISTS address text",
         *territory_ddl(TERRITORIES),
     )
 
@@ -102,6 +105,11 @@ VERSION_ONLY = (
 )
 MERGE = _set("status = 'MERGED', merged_into = %(target_id)s")
 DECLINE = _set("status = 'DECLINED', referred_to = %(referred_to)s")
+
+
+def _place(location: dict[str, Any] | None) -> tuple[Any, Any, Any]:
+    place = location or {}
+    return place.get("lat"), place.get("long"), place.get("address")
 
 
 class CasesProjection(TequioProjection[CasesView]):
@@ -142,8 +150,9 @@ class CasesProjection(TequioProjection[CasesView]):
             curs.execute(
                 f"INSERT INTO {CASES} (municipality, id, uuid, version, title, description,"
                 " theme, priority, status, territory_id, assembly_id, external_id,"
-                " raised_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, 'RAISED', %s, %s, %s, %s, %s)",
+                " raised_at, updated_at, lat, long, address)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, 'RAISED', %s, %s, %s, %s, %s,"
+                " %s, %s, %s)",
                 (
                     e.municipality,
                     e.public_id,
@@ -157,6 +166,7 @@ class CasesProjection(TequioProjection[CasesView]):
                     e.external_id,
                     e.timestamp,
                     e.timestamp,
+                    *_place(e.location),
                 ),
             )
 

@@ -15,7 +15,7 @@ from projections.territory_tree import within
 CASE_COLUMNS = (
     "c.id, c.version, c.title, c.description, c.theme, c.priority, c.status, c.territory_id,"
     " c.assembly_id, c.external_id, c.raised_at, c.updated_at, c.table_ids, c.merged_into,"
-    " c.referred_to"
+    " c.referred_to, c.lat, c.long, c.address"
 )
 OPEN_STATUSES = ("RAISED", "TRIAGED", "ROUTED", "IN_ATTENTION")
 CURSOR_KIND = "case"
@@ -24,7 +24,7 @@ CURSOR_KIND = "case"
 class CaseQueries:
     """Case rows: ``{id, version, title, description, theme, priority, status,
     territory_id, assembly_id, external_id, raised_at, updated_at, table_ids,
-    merged_into, referred_to}`` (no reporter, ever)."""
+    merged_into, referred_to, lat, long, address}`` (no reporter, ever)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
