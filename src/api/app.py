@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,11 +15,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 
-from api.auth import PUBLIC, Caller, InvalidToken, decode_token
-from api.errors import ApiError
+from api.auth import Authenticator
+from api.callers import AuthenticationFailed, Gatekeeper
 from api.graphql.context import TequioContext
 from api.graphql.schema import build_schema
 from api.language import preferred_language
+from api.limits import install_limits
 from api.metrics import render as render_metrics
 from api.runtime import ReadModels, Runtime
 from cases.clock import Clock, SystemClock
@@ -31,17 +33,16 @@ from tequio.settings import Settings
 log = logging.getLogger("tequio.api")
 
 
-class AuthenticationFailed(Exception):
-    def __init__(self, error: ApiError, language: str) -> None:
-        self.error = error
-        self.language = language
-
-
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, run_projections: bool = True
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    run_projections: bool = True,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
     """Builds the API. With ``run_projections`` the read models are kept in this process
-    (the embedded default); production runs them as ``tequio worker`` processes."""
+    (the embedded default); production runs them as ``tequio worker`` processes.
+    ``monotonic`` paces the rate limit and the OIDC key cache (tests move it by hand)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,33 +83,16 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
-
-    def caller_of(request: HTTPConnection, language: str) -> Caller:
-        header = request.headers.get("authorization")
-        if not header:
-            return PUBLIC
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationFailed(
-                ApiError("UNAUTHENTICATED", "invalid_token", reason="scheme"),
-                language,
-            )
-        try:
-            return decode_token(
-                settings.secret.get_secret_value(),
-                token.strip(),
-                municipality=settings.municipality,
-            )
-        except InvalidToken as error:
-            raise AuthenticationFailed(
-                ApiError("UNAUTHENTICATED", "invalid_token", reason=str(error)), language
-            ) from None
+    limiter = install_limits(app, settings, monotonic=monotonic)
+    gate = Gatekeeper(Authenticator(settings, monotonic=monotonic), limiter)
+    app.state.gatekeeper = gate
 
     async def graphql_context(request: HTTPConnection) -> TequioContext:
         language = preferred_language(request.headers.get("accept-language"))
+        caller = await gate.caller(request, language)
         return TequioContext(
             runtime=request.app.state.runtime,
-            caller=caller_of(request, language),
+            caller=caller,
             language=language,
             idempotency_key=request.headers.get("idempotency-key"),
         )
@@ -123,12 +107,19 @@ def create_app(
                     {"message": error.message(exc.language), "extensions": {"code": error.code}}
                 ],
             },
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
+            status_code=exc.status_code,
+            headers={"WWW-Authenticate": "Bearer"}
+            if exc.status_code == 401
+            else {"Retry-After": "10"},
         )
 
     app.include_router(
-        GraphQLRouter(build_schema(), context_getter=graphql_context), prefix="/graphql"
+        GraphQLRouter(
+            build_schema(introspection=settings.introspection),
+            context_getter=graphql_context,
+            graphql_ide="graphiql" if settings.graphiql else None,
+        ),
+        prefix="/graphql",
     )
 
     @app.get("/healthz", tags=["operations"])

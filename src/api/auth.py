@@ -1,16 +1,24 @@
 """Bearer tokens: who the caller is, in which role, for which agency and cabinets.
 
 Development tokens are HS256 JWTs signed with ``TEQUIO_SECRET`` and minted by
-``tequio token``. With no token, the caller is the public.
+``tequio token``. Production tokens come from an OpenID Connect provider and are
+checked against its published keys (:mod:`api.oidc`). With no token, the caller is
+the public. See docs/security-authentication.md.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import jwt
+from anyio import to_thread
+
+if TYPE_CHECKING:
+    from tequio.settings import Settings
 
 ISSUER = "tequio"
 AUDIENCE = "tequio-api"
@@ -29,7 +37,14 @@ class Role(Enum):
 class InvalidToken(Exception):
     """The bearer token is malformed, expired, or not signed by us.
 
-    Its message is one of: expired, signature, audience, malformed, municipality."""
+    Its message is a key of ``api.errors.TOKEN_REASONS``: expired, signature, audience,
+    issuer, malformed, municipality, algorithm, unknown_key, not_yet_valid,
+    development_token."""
+
+
+class KeysUnavailable(InvalidToken):
+    """The identity provider's keys cannot be fetched: the token may well be good, so
+    the caller should retry rather than sign in again (HTTP 503)."""
 
 
 @dataclass(frozen=True)
@@ -113,3 +128,42 @@ def decode_token(secret: str, token: str, *, municipality: str) -> Caller:
         table_ids=frozenset(claims.get("tables", [])),
         municipality=token_municipality,
     )
+
+
+class Authenticator:
+    """Turns a bearer token into a :class:`Caller`, by the rules the settings choose.
+
+    Without OIDC, every token is a development token (HS256, ``TEQUIO_SECRET``). With
+    OIDC, a token's ``alg`` header says which kind it claims to be; development tokens
+    are then refused in production (``Settings.accepts_development_tokens``).
+    """
+
+    def __init__(
+        self, settings: Settings, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        from api.oidc import OidcVerifier  # api.oidc builds on this module's types
+
+        self._settings = settings
+        self._oidc = OidcVerifier(settings, monotonic=monotonic) if settings.oidc_enabled else None
+
+    async def authenticate(self, token: str) -> Caller:
+        settings = self._settings
+        if self._oidc is None:
+            return self._development(token)
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("malformed") from None
+        if header.get("alg") == "HS256":
+            if not settings.accepts_development_tokens:
+                raise InvalidToken("development_token")
+            return self._development(token)
+        # Fetching the key set is blocking I/O: never on the event loop.
+        return await to_thread.run_sync(self._oidc.verify, token, header)
+
+    def _development(self, token: str) -> Caller:
+        return decode_token(
+            self._settings.secret.get_secret_value(),
+            token,
+            municipality=self._settings.municipality,
+        )

@@ -13,14 +13,25 @@ from tequio.database import ConnectionInfo, DatabaseUnavailable, check_reachable
 from tequio.settings import Settings
 
 
+class BadConfiguration(Exception):
+    """Settings the server refuses to run with; the CLI says why and exits with 2."""
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One plain line per problem, named by its environment variable, no pydantic jargon."""
+    problems = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        message = str(e["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)
+
+
 def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
-        raise SystemExit(f"tequio: bad configuration: {problems}") from None
+        raise BadConfiguration(describe_settings_error(error)) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -112,10 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=cmd_token)
 
     from tequio.demo import add_demo_command
+    from tequio.exports import add_export_command
+    from tequio.imports import add_import_command
     from tequio.projections_cli import add_projection_commands
 
     add_demo_command(commands)
     add_projection_commands(commands)
+    add_import_command(commands)
+    add_export_command(commands)
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.set_defaults(func=cmd_schema)
@@ -133,6 +148,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except DatabaseUnavailable as error:
         print(f"tequio: {error}", file=sys.stderr)
+        return 2
+    except BadConfiguration as error:
+        print(f"tequio: bad configuration: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:  # Settings read by a command of another module
+        print(f"tequio: bad configuration: {describe_settings_error(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

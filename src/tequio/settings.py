@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import binascii
+from base64 import b64decode
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "tequio-development-secret-not-for-production"
+MIN_SECRET_BYTES = 32
+AES_KEY_BYTES = (16, 24, 32)
+# Only public-key algorithms: an identity provider's keys are public, and accepting an
+# HMAC algorithm there would let anyone who read the JWKS sign tokens with it.
+OIDC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+    # Errors never echo the values: they would print TEQUIO_SECRET and the cipher key.
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     data_dir: Path = Field(default=Path(".tequio"), alias="TEQUIO_DATA_DIR")
@@ -35,6 +47,33 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, alias="TEQUIO_POOL_SIZE", ge=1, le=100)
     log_level: str = Field(default="INFO", alias="TEQUIO_LOG_LEVEL")
 
+    # Tokens from an identity provider (OIDC): see docs/security-authentication.md.
+    oidc_jwks_url: str | None = Field(default=None, alias="TEQUIO_OIDC_JWKS_URL")
+    oidc_issuer: str | None = Field(default=None, alias="TEQUIO_OIDC_ISSUER")
+    oidc_audience: str | None = Field(default=None, alias="TEQUIO_OIDC_AUDIENCE")
+    oidc_algorithms: Annotated[list[str], NoDecode] = Field(
+        default=["RS256", "ES256"], alias="TEQUIO_OIDC_ALGORITHMS"
+    )
+    # Where the provider puts each fact; a dotted path reaches into nested claims
+    # (Keycloak: realm_access.roles).
+    oidc_roles_claim: str = Field(default="roles", alias="TEQUIO_OIDC_ROLES_CLAIM")
+    oidc_agency_claim: str = Field(default="agency", alias="TEQUIO_OIDC_AGENCY_CLAIM")
+    oidc_tables_claim: str = Field(default="tables", alias="TEQUIO_OIDC_TABLES_CLAIM")
+    oidc_municipality_claim: str = Field(
+        default="municipality", alias="TEQUIO_OIDC_MUNICIPALITY_CLAIM"
+    )
+    # Seconds the provider's key set is kept before it is fetched again.
+    oidc_jwks_cache_seconds: int = Field(
+        default=300, alias="TEQUIO_OIDC_JWKS_CACHE_SECONDS", ge=1, le=86400
+    )
+
+    # Abuse limits (src/api/limits.py).
+    max_body_bytes: int = Field(default=1024 * 1024, alias="TEQUIO_MAX_BODY_BYTES", ge=1024)
+    rate_limit_per_minute: int = Field(default=600, alias="TEQUIO_RATE_LIMIT_PER_MINUTE", ge=0)
+    # Unset, both follow TEQUIO_ENV: on in development, off in production.
+    graphiql: bool = Field(default=True, alias="TEQUIO_GRAPHIQL")
+    introspection: bool = Field(default=True, alias="TEQUIO_INTROSPECTION")
+
     @field_validator("time_zone")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:
@@ -43,6 +82,94 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone {value!r}") from error
         return value
+
+    @field_validator("cipher_key")
+    @classmethod
+    def _aes_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            key = b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not base64; make a key with `openssl rand -base64 32`") from None
+        if len(key) not in AES_KEY_BYTES:
+            raise ValueError(f"decodes to {len(key)} bytes; an AES key has 16, 24 or 32")
+        return value
+
+    @field_validator("oidc_jwks_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an https:// (or http://) URL")
+        return value or None
+
+    @field_validator("oidc_algorithms", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _public_key_algorithms(cls, value: list[str]) -> list[str]:
+        refused = [a for a in value if a not in OIDC_ALGORITHMS]
+        if refused or not value:
+            raise ValueError(
+                f"accepts only {', '.join(sorted(OIDC_ALGORITHMS))}; "
+                f"got {', '.join(refused) or 'nothing'}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Settings:
+        production = self.environment == "production"
+        for name in ("graphiql", "introspection"):
+            if name not in self.model_fields_set:
+                setattr(self, name, not production)
+        oidc_parts = {
+            "TEQUIO_OIDC_JWKS_URL": self.oidc_jwks_url,
+            "TEQUIO_OIDC_ISSUER": self.oidc_issuer,
+            "TEQUIO_OIDC_AUDIENCE": self.oidc_audience,
+        }
+        if any(oidc_parts.values()) and not all(oidc_parts.values()):
+            missing = ", ".join(k for k, v in oidc_parts.items() if not v)
+            raise ValueError(f"OIDC needs its JWKS URL, issuer and audience; {missing} unset")
+        if production:
+            problems = self._unsafe_in_production()
+            if problems:
+                # All at once, so an operator fixes the deployment in one pass.
+                raise ValueError("refusing to run in production: " + "; ".join(problems))
+        return self
+
+    def _unsafe_in_production(self) -> list[str]:
+        problems = []
+        if self.oidc_jwks_url and not self.oidc_jwks_url.startswith("https://"):
+            # Keys fetched in the clear could be swapped on the way, and with them every token.
+            problems.append("TEQUIO_OIDC_JWKS_URL must be an https:// URL")
+        secret = self.secret.get_secret_value()
+        weak = secret == DEVELOPMENT_SECRET or len(secret.encode()) < MIN_SECRET_BYTES
+        if weak and not self.oidc_enabled:
+            problems.append(
+                "TEQUIO_SECRET must be at least "
+                f"{MIN_SECRET_BYTES} random bytes and not the development default "
+                "(e.g. `openssl rand -hex 32`), or configure OIDC "
+                "(TEQUIO_OIDC_JWKS_URL, TEQUIO_OIDC_ISSUER, TEQUIO_OIDC_AUDIENCE)"
+            )
+        if self.cipher_key is None:
+            problems.append("TEQUIO_CIPHER_KEY is required (e.g. `openssl rand -base64 32`)")
+        return problems
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.oidc_jwks_url is not None
+
+    @property
+    def accepts_development_tokens(self) -> bool:
+        """HS256 tokens signed with TEQUIO_SECRET: always in development; in production
+        only while no identity provider is configured (the secret is then checked to be
+        strong)."""
+        return self.environment != "production" or not self.oidc_enabled
 
     @property
     def zone(self) -> ZoneInfo:

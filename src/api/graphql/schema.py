@@ -8,7 +8,9 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
@@ -79,21 +81,32 @@ class ContractErrors(SchemaExtension):
         return dict(getattr(context, "response_extensions", {}) or {})
 
 
+class NoIntrospection(NoSchemaIntrospectionCustomRule):
+    """Refuses ``__schema`` and ``__type`` (``__typename`` stays allowed) with the
+    contract's FORBIDDEN and a message in the caller's language."""
+
+    def report_error(self, error: GraphQLError) -> None:
+        refusal = ApiError("FORBIDDEN", "introspection_disabled")
+        super().report_error(GraphQLError(str(refusal), error.nodes, original_error=refusal))
+
+
 class TequioSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Refusals (stale versions, bad input, forbidden) are answers, not server faults:
         only unexpected errors are logged, by :class:`ContractErrors`."""
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    """The schema; ``introspection=False`` (production's default) refuses ``__schema``
+    and ``__type`` queries. Printing the SDL (``tequio schema``) needs no introspection."""
+    extensions: list[Any] = [
+        ContractErrors,
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    ]
+    if not introspection:
+        extensions.append(lambda: AddValidationRules([NoIntrospection]))
     return TequioSchema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
-        extensions=[
-            ContractErrors,
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        ],
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )

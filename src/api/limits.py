@@ -1,0 +1,195 @@
+"""Abuse limits: a cap on request bodies and a per-caller rate limit.
+
+Both live on the application made by ``create_app`` (no module-level state). The
+rate limit is kept in this process: with several replicas behind a load balancer
+each replica counts on its own, so a caller may reach N times the limit in total.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import Caller
+from api.errors import ApiError
+from api.language import preferred_language
+from tequio.settings import Settings
+
+# Beyond this many remembered callers, full buckets (callers idle long enough to have
+# earned back their whole allowance) are forgotten, so memory stays bounded.
+MAX_TRACKED_CALLERS = 10_000
+
+
+def error_response(
+    error: ApiError,
+    language: str,
+    status_code: int,
+    *,
+    path: str = "/graphql",
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A refusal shaped for its caller: a GraphQL response on /graphql, RFC 9457
+    problem details on the REST paths."""
+    message = error.message(language)
+    if path.startswith("/graphql"):
+        body: dict[str, Any] = {
+            "data": None,
+            "errors": [{"message": message, "extensions": {"code": error.code}}],
+        }
+        return JSONResponse(body, status_code=status_code, headers=headers)
+    problem = {"type": "about:blank", "title": message, "status": status_code, "code": error.code}
+    return JSONResponse(
+        problem, status_code=status_code, headers=headers, media_type="application/problem+json"
+    )
+
+
+class BodySizeLimit:
+    """Refuses request bodies over ``max_bytes`` with HTTP 413, before the application
+    sees any of it: a declared Content-Length is checked first, and a chunked body is
+    counted as it arrives (the body is then handed on whole)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left; there is nobody to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()  # e.g. http.disconnect, for streaming responses
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        language = preferred_language(Headers(scope=scope).get("accept-language"))
+        response = error_response(
+            ApiError("BAD_USER_INPUT", "body_too_large", max=self.max_bytes),
+            language,
+            413,
+            path=scope.get("path", ""),
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: float, language: str, path: str) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        self.language = language
+        self.path = path
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """A token bucket per caller: up to ``per_minute`` requests at once, earned back at
+    ``per_minute / 60`` per second. ``per_minute = 0`` turns the limit off."""
+
+    def __init__(self, per_minute: int, *, monotonic: Callable[[], float]) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.monotonic = monotonic
+        self._buckets: dict[str, _Bucket] = {}
+
+    def take(self, key: str) -> float | None:
+        """Spends one request of ``key``; returns None if allowed, else the seconds to
+        wait until the next one would be."""
+        if self.capacity <= 0:
+            return None
+        now = self.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._forget_idle(now)
+            bucket = self._buckets[key] = _Bucket(self.capacity, now)
+        else:
+            bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket.updated = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return None
+        return (1 - bucket.tokens) / self.rate
+
+    def charge(self, connection: HTTPConnection, caller: Caller, language: str) -> None:
+        """Counts one request of this caller (its token's subject, or its address when
+        it is the public); raises :class:`RateLimited` when it is over the limit.
+        Behind a proxy, run uvicorn with ``--proxy-headers`` so the address is the
+        client's, not the proxy's."""
+        if connection.scope["type"] != "http":
+            return  # a subscription is one connection, not a stream of requests
+        client = connection.client.host if connection.client else "unknown"
+        key = f"subject:{caller.subject}" if caller.subject else f"address:{client}"
+        wait = self.take(key)
+        if wait is not None:
+            raise RateLimited(wait, language, connection.url.path)
+
+    def _forget_idle(self, now: float) -> None:
+        if len(self._buckets) < MAX_TRACKED_CALLERS:
+            return
+        full = [
+            k
+            for k, b in self._buckets.items()
+            if b.tokens + (now - b.updated) * self.rate >= self.capacity
+        ]
+        for key in full:
+            del self._buckets[key]
+
+
+async def _rate_limited(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RateLimited)
+    return error_response(
+        ApiError("RATE_LIMITED", "rate_limited", seconds=exc.retry_after),
+        exc.language,
+        429,
+        path=exc.path,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def install_limits(
+    app: FastAPI, settings: Settings, *, monotonic: Callable[[], float]
+) -> RateLimiter:
+    """Adds the body cap and the rate limit's answer to ``app``; returns the limiter,
+    which the GraphQL context charges once it knows who is calling."""
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_exception_handler(RateLimited, _rate_limited)
+    limiter = RateLimiter(settings.rate_limit_per_minute, monotonic=monotonic)
+    app.state.rate_limiter = limiter
+    return limiter
