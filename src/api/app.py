@@ -15,8 +15,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 
+from api import open311
 from api.auth import Authenticator
 from api.callers import AuthenticationFailed, Gatekeeper
+from api.feed import router as feed_router
 from api.graphql.context import TequioContext
 from api.graphql.schema import build_schema
 from api.language import preferred_language
@@ -121,6 +123,9 @@ def create_app(
         ),
         prefix="/graphql",
     )
+
+    app.include_router(feed_router)
+    app.include_router(open311.router, prefix=open311.PREFIX)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

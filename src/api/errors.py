@@ -82,6 +82,117 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "es": "La introspección del esquema está desactivada en este servidor; "
         "el esquema se publica con su documentación.",
     },
+    "feed_bad_limit": {
+        "en": "'limit' must be a whole number from 1 to {max}; got '{limit}'.",
+        "es": "'limit' debe ser un número entero de 1 a {max}; se recibió '{limit}'.",
+    },
+    "feed_unknown_type": {
+        "en": "'{type}' is not an event type of this feed (see docs/integrations.md).",
+        "es": "'{type}' no es un tipo de evento de este flujo (vea docs/integrations.md).",
+    },
+    "feed_bad_subject": {
+        "en": "'subject' must be '<kind>/<id>', with kind one of {kinds}; got '{subject}'.",
+        "es": "'subject' debe ser '<tipo>/<id>', con tipo uno de {kinds}; se recibió '{subject}'.",
+    },
+    "feed_unknown_parameter": {
+        "en": "Unknown query parameter '{name}'; the event feed takes {known}.",
+        "es": "Parámetro de consulta desconocido '{name}'; el flujo de eventos acepta {known}.",
+    },
+    "feed_unavailable": {
+        "en": "The event feed is being rebuilt; try again in a moment.",
+        "es": "El flujo de eventos se está reconstruyendo; intente de nuevo en unos momentos.",
+    },
+    # Open311 GeoReport v2 (src/api/open311): descriptions of its error documents.
+    "open311_format": {
+        "en": "Unknown format '{format}': ask for .json or .xml.",
+        "es": "Formato desconocido '{format}': solicite .json o .xml.",
+    },
+    "open311_no_resource": {
+        "en": "There is no Open311 resource at '{path}'.",
+        "es": "No existe un recurso Open311 en '{path}'.",
+    },
+    "open311_jurisdiction": {
+        "en": "jurisdiction_id '{jurisdiction}' is not served here; this server serves "
+        "'{municipality}'.",
+        "es": "jurisdiction_id '{jurisdiction}' no se atiende aquí; este servidor atiende "
+        "'{municipality}'.",
+    },
+    "open311_api_key_missing": {
+        "en": "An api_key is required to create a service request.",
+        "es": "Se requiere un api_key para crear una solicitud de servicio.",
+    },
+    "open311_api_key_invalid": {
+        "en": "The api_key is not valid: {reason}.",
+        "es": "El api_key no es válido: {reason}.",
+    },
+    "open311_api_key_forbidden": {
+        "en": "This api_key may not create service requests: an integration, coordinator "
+        "or admin key is needed.",
+        "es": "Este api_key no permite crear solicitudes de servicio: se necesita una llave "
+        "de integración, coordinación o administración.",
+    },
+    "open311_service_unknown": {
+        "en": "No service with service_code '{service_code}' exists; see services.json.",
+        "es": "No existe un servicio con service_code '{service_code}'; consulte services.json.",
+    },
+    "open311_request_unknown": {
+        "en": "No service request with id '{id}' exists.",
+        "es": "No existe una solicitud de servicio con el identificador '{id}'.",
+    },
+    "open311_token_unknown": {
+        "en": "No token '{token}' exists.",
+        "es": "No existe el token '{token}'.",
+    },
+    "open311_missing": {
+        "en": "'{field}' is required.",
+        "es": "'{field}' es obligatorio.",
+    },
+    "open311_location_required": {
+        "en": "A location is required: lat and long, address_string, or address_id.",
+        "es": "Se requiere una ubicación: lat y long, address_string o address_id.",
+    },
+    "open311_bad_number": {
+        "en": "'{field}' must be a number; got '{value}'.",
+        "es": "'{field}' debe ser un número; se recibió '{value}'.",
+    },
+    "open311_territory_unknown": {
+        "en": "'{value}' is not a territory of this jurisdiction; the service definition "
+        "lists the values of attribute 'territory'.",
+        "es": "'{value}' no es un territorio de esta jurisdicción; la definición del servicio "
+        "enumera los valores del atributo 'territory'.",
+    },
+    "open311_territory_mismatch": {
+        "en": "address_id '{address_id}' and attribute[territory] '{territory}' name "
+        "different territories.",
+        "es": "address_id '{address_id}' y attribute[territory] '{territory}' indican "
+        "territorios distintos.",
+    },
+    "open311_bad_date": {
+        "en": "'{field}' must be an ISO 8601 date and time such as "
+        "2026-11-01T00:00:00-06:00; got '{value}'.",
+        "es": "'{field}' debe ser una fecha y hora ISO 8601 como "
+        "2026-11-01T00:00:00-06:00; se recibió '{value}'.",
+    },
+    "open311_date_order": {
+        "en": "start_date must not be later than end_date.",
+        "es": "start_date no puede ser posterior a end_date.",
+    },
+    "open311_date_span": {
+        "en": "A search may span at most {days} days.",
+        "es": "Una búsqueda puede abarcar como máximo {days} días.",
+    },
+    "open311_bad_status": {
+        "en": "status must be 'open' or 'closed'; got '{value}'.",
+        "es": "status debe ser 'open' o 'closed'; se recibió '{value}'.",
+    },
+    "open311_too_many_ids": {
+        "en": "At most {max} service_request_id values may be asked for at once.",
+        "es": "Se pueden solicitar como máximo {max} valores de service_request_id a la vez.",
+    },
+    "open311_form": {
+        "en": "Send the request as application/x-www-form-urlencoded, in UTF-8.",
+        "es": "Envíe la solicitud como application/x-www-form-urlencoded, en UTF-8.",
+    },
 }
 
 

@@ -48,6 +48,10 @@ PERSONAL_DATA_AUDITORS = frozenset({R.ADMIN, R.COORDINATOR})
 # Roles that see every security cabinet's material.
 CABINET_WIDE = frozenset({R.ADMIN, R.COORDINATOR, R.SECRETARY})
 
+# Who may read the event feed (GET /events): it holds no personal data and no cabinet
+# material, but it does name the staff who acted.
+FEED_READERS = frozenset({R.ADMIN, R.INTEGRATION})
+
 OPERATION_ES = {
     "cabinetBriefing": "leer informes de gabinete",
 }
@@ -108,3 +112,10 @@ def may_see_table(caller: Caller, table_kind: str, table_id: str) -> bool:
         return True
     scope = cabinet_scope(caller)
     return scope is None or table_id in scope
+
+
+def require_feed_reader(caller: Caller) -> None:
+    if caller.is_public:
+        raise ApiError("UNAUTHENTICATED", "unauthenticated")
+    if not caller.has(*FEED_READERS):
+        raise ApiError("FORBIDDEN", "forbidden_role", operation="GET /events")

@@ -11,6 +11,7 @@ from cases.clock import Clock
 from projections.cases.queries import CaseQueries
 from projections.commitments.queries import CommitmentQueries
 from projections.directory.queries import DirectoryQueries
+from projections.feed.queries import FeedQueries
 from projections.forums.queries import ForumQueries
 from projections.runtime import ProjectionService
 from projections.scorecards.queries import ScorecardQueries
@@ -27,6 +28,7 @@ class ReadModels:
     commitments: CommitmentQueries
     scorecards: ScorecardQueries
     timelines: TimelineQueries
+    feed: FeedQueries
 
     @classmethod
     def on(cls, pool: asyncpg.Pool) -> ReadModels:
@@ -37,6 +39,7 @@ class ReadModels:
             CommitmentQueries(pool),
             ScorecardQueries(pool),
             TimelineQueries(pool),
+            FeedQueries(pool),
         )
 
 

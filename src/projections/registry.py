@@ -9,6 +9,7 @@ from projections.base import TequioProjection, TequioView
 from projections.cases.projection import CasesProjection, CasesView
 from projections.commitments.projection import CommitmentsProjection, CommitmentsView
 from projections.directory.projection import DirectoryProjection, DirectoryView
+from projections.feed.projection import FeedProjection, FeedView
 from projections.forums.projection import ForumsProjection, ForumsView
 from projections.scorecards.projection import ScorecardsProjection, ScorecardsView
 from projections.timelines.projection import TimelinesProjection, TimelinesView
@@ -25,6 +26,7 @@ PROJECTIONS: MappingProxyType[str, ProjectionPair] = MappingProxyType(
             (CommitmentsProjection, CommitmentsView),
             (ScorecardsProjection, ScorecardsView),
             (TimelinesProjection, TimelinesView),
+            (FeedProjection, FeedView),
         )
     }
 )

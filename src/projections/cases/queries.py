@@ -163,3 +163,28 @@ class CaseQueries:
             *p.values,
         )
         return [dict(r) for r in rows]
+
+    async def cases_raised_between(
+        self,
+        municipality: str,
+        *,
+        since: datetime,
+        until: datetime,
+        themes: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Cases raised from ``since`` to ``until`` (both included), newest first, at most
+        ``limit`` of them (the Open311 window: a span of days and a cap)."""
+        p = Params(municipality, since, until)
+        where = ["c.municipality = $1", "c.raised_at >= $2", "c.raised_at <= $3"]
+        if themes is not None:
+            where.append(f"c.theme = any({p(list(themes))}::text[])")
+        if statuses is not None:
+            where.append(f"c.status = any({p(list(statuses))}::text[])")
+        rows = await self._pool.fetch(
+            f"SELECT {CASE_COLUMNS} FROM {CASES} c WHERE {' AND '.join(where)}"
+            f" ORDER BY c.raised_at DESC, c.id LIMIT {p(limit)}",
+            *p.values,
+        )
+        return [dict(r) for r in rows]

@@ -58,3 +58,33 @@ class TimelineQueries:
             limit,
         )
         return [(r["position"], r["subject_id"]) for r in rows]
+
+    async def latest_entries(
+        self,
+        municipality: str,
+        *,
+        case_ids: Sequence[str],
+        commitment_ids: Sequence[str],
+        types: Sequence[str],
+    ) -> dict[str, dict[str, Any]]:
+        """Per case id, its newest entry of one of ``types``, among the case's own entries
+        and those of the commitments named (the caller names only the commitments its
+        reader may see): ``{subject_kind, subject_id, case_id, position, at, type, data}``."""
+        rows = await self._pool.fetch(
+            "SELECT DISTINCT ON (case_id) subject_kind, subject_id, case_id, position, at,"
+            f" type, data FROM {ENTRIES} WHERE municipality = $1 AND type = any($4::text[])"
+            " AND ((subject_kind = 'case' AND subject_id = any($2::text[]))"
+            " OR (subject_kind = 'commitment' AND subject_id = any($3::text[])))"
+            " ORDER BY case_id, position DESC",
+            municipality,
+            list(case_ids),
+            list(commitment_ids),
+            list(types),
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for record in rows:
+            row = dict(record)
+            if isinstance(row["data"], str):  # asyncpg returns jsonb as text by default
+                row["data"] = json.loads(row["data"])
+            found[row["case_id"]] = row
+        return found

@@ -1,0 +1,1 @@
+"""The event feed read model: the notification log as public CloudEvents (``GET /events``)."""

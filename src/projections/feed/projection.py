@@ -1,0 +1,165 @@
+"""The event feed: one row per published notification, keyed by its position in the log.
+
+Each row holds the public CloudEvent attributes of one domain event (``id``,
+``type``, ``subject``, ``time``) and its public ``data``; ``queries.py`` turns rows
+into CloudEvents. What is never published (the event is still tracked, so the
+position advances and read-your-writes waits work):
+
+- idempotency receipts, and any event class not listed in ``types.PUBLISHED``;
+- every event of a ``SECURITY_CABINET`` table (its creation, members, sessions and
+  minutes) and of a commitment agreed at one (its table is a cabinet, or its
+  session is a cabinet's session);
+- personal data: fields named ``reporter*``/``contact`` (``projections.base``), and
+  the free-text reason of a reporter erasure (it may name the person).
+
+Cabinet traces in public events are removed too: a case routed to a cabinet lists
+only its other tables, and a case put in attention by a cabinet commitment does not
+name it. The view keeps its own small copy of each aggregate's kind, public id and
+confidentiality (ADR 0008), so it can be dropped and rebuilt alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Tracking
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
+
+from projections.base import TequioProjection, TequioView, enum_value, event_fields, index
+from projections.feed.types import EVENT_KINDS, type_name
+from projections.rules import SECURITY_CABINET
+
+EVENTS = "feed_events"
+SUBJECTS = "feed_subjects"
+CABINET_SESSIONS = "feed_cabinet_sessions"
+
+# Shown as the CloudEvent's ``subject``, so left out of ``data``.
+NOT_DATA = frozenset({"public_id"})
+# Events whose free text may name a person: only the fact (and who recorded it).
+FACT_ONLY = frozenset({"ReporterErased"})
+
+
+class FeedView(TequioView):
+    TABLES = (EVENTS, SUBJECTS, CABINET_SESSIONS)
+    CREATE = (
+        f"CREATE TABLE IF NOT EXISTS {EVENTS} ("
+        " position bigint PRIMARY KEY, municipality text NOT NULL, id text NOT NULL,"
+        " type text NOT NULL, subject text NOT NULL, time timestamptz NOT NULL,"
+        " data jsonb NOT NULL, UNIQUE (municipality, id))",
+        index(EVENTS, "log", "municipality, position"),
+        index(EVENTS, "type", "municipality, type, position"),
+        index(EVENTS, "subject", "municipality, subject, position"),
+        f"CREATE TABLE IF NOT EXISTS {SUBJECTS} ("
+        " uuid uuid PRIMARY KEY, municipality text NOT NULL, kind text NOT NULL,"
+        " public_id text NOT NULL, confidential boolean NOT NULL,"
+        " UNIQUE (municipality, kind, public_id))",
+        f"CREATE TABLE IF NOT EXISTS {CABINET_SESSIONS} ("
+        " municipality text NOT NULL, id text NOT NULL, PRIMARY KEY (municipality, id))",
+    )
+
+
+class FeedProjection(TequioProjection[FeedView]):
+    name = "feed"
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        e: Any = domain_event
+        published = EVENT_KINDS.get(type(e))
+        if published is None:
+            self.view.skip(tracking)
+            return
+        kind, event_name = published
+        created = isinstance(domain_event, Aggregate.Created)
+        with self.view.tracked(tracking) as curs:
+            if created:
+                municipality, public_id = e.municipality, e.public_id
+                confidential = self._is_confidential(curs, kind, e)
+                curs.execute(
+                    f"INSERT INTO {SUBJECTS} (uuid, municipality, kind, public_id, confidential)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (e.originator_id, municipality, kind, public_id, confidential),
+                )
+            else:
+                municipality, public_id, confidential = self._subject(curs, e)
+            if confidential:
+                if event_name == "SessionHeld":  # commitments of this session are the cabinet's
+                    curs.execute(
+                        f"INSERT INTO {CABINET_SESSIONS} (municipality, id) VALUES (%s, %s)",
+                        (municipality, e.session_id),
+                    )
+                return
+            data = self._data(curs, municipality, event_name, e)
+            curs.execute(
+                f"INSERT INTO {EVENTS} (position, municipality, id, type, subject, time, data)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    tracking.notification_id,
+                    municipality,
+                    f"{kind}/{public_id}/{e.originator_version}",
+                    type_name(kind, event_name),
+                    f"{kind}/{public_id}",
+                    e.timestamp,
+                    Jsonb(data),
+                ),
+            )
+
+    # -- what may be published ----------------------------------------------------------
+
+    @staticmethod
+    def _subject(curs: Cursor[DictRow], e: Any) -> tuple[str, str, bool]:
+        curs.execute(
+            f"SELECT municipality, public_id, confidential FROM {SUBJECTS} WHERE uuid = %s",
+            (e.originator_id,),
+        )
+        row = curs.fetchone()
+        if row is None:
+            raise LookupError(f"{e.originator_id} is not in the feed (its creation was not seen)")
+        return row["municipality"], row["public_id"], row["confidential"]
+
+    def _is_confidential(self, curs: Cursor[DictRow], kind: str, e: Any) -> bool:
+        if kind == "table":
+            return bool(enum_value(e.kind) == SECURITY_CABINET)
+        if kind == "commitment":
+            if e.table_id is not None and self._cabinets(curs, e.municipality, [e.table_id]):
+                return True
+            if e.session_id is not None:
+                curs.execute(
+                    f"SELECT 1 FROM {CABINET_SESSIONS} WHERE municipality = %s AND id = %s",
+                    (e.municipality, e.session_id),
+                )
+                return curs.fetchone() is not None
+        return False
+
+    @staticmethod
+    def _cabinets(curs: Cursor[DictRow], municipality: str, table_ids: list[str]) -> set[str]:
+        """Those of ``table_ids`` that are security cabinets."""
+        curs.execute(
+            f"SELECT public_id FROM {SUBJECTS} WHERE municipality = %s AND kind = 'table'"
+            " AND confidential AND public_id = any(%s)",
+            (municipality, table_ids),
+        )
+        return {row["public_id"] for row in curs.fetchall()}
+
+    def _data(
+        self, curs: Cursor[DictRow], municipality: str, event_name: str, e: Any
+    ) -> dict[str, Any]:
+        data = {k: v for k, v in event_fields(e).items() if k not in NOT_DATA}
+        if event_name in FACT_ONLY:
+            return {"actor": data.get("actor")}
+        if event_name == "Routed":
+            hidden = self._cabinets(curs, municipality, list(data["table_ids"]))
+            data["table_ids"] = [t for t in data["table_ids"] if t not in hidden]
+        elif event_name == "AttentionStarted":
+            curs.execute(
+                f"SELECT confidential FROM {SUBJECTS}"
+                " WHERE municipality = %s AND kind = 'commitment' AND public_id = %s",
+                (municipality, data["commitment_id"]),
+            )
+            row = curs.fetchone()
+            if row is None or row["confidential"]:
+                del data["commitment_id"]
+        return data
