@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import asyncpg
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -24,8 +25,11 @@ from api.graphql.schema import build_schema
 from api.language import preferred_language
 from api.limits import install_limits
 from api.metrics import render as render_metrics
+from api.metrics import render_webhooks as render_webhook_metrics
 from api.runtime import ReadModels, Runtime
 from cases.clock import Clock, SystemClock
+from integrations.webhooks.config import WebhookConfig
+from integrations.webhooks.host import Webhooks
 from projections.runtime import ProjectionService
 from projections.runtime import status as projection_status
 from tequio.application import build_application, library_env
@@ -41,10 +45,13 @@ def create_app(
     clock: Clock | None = None,
     run_projections: bool = True,
     monotonic: Callable[[], float] = time.monotonic,
+    webhook_config: WebhookConfig | None = None,
 ) -> FastAPI:
     """Builds the API. With ``run_projections`` the read models are kept in this process
     (the embedded default); production runs them as ``tequio worker`` processes.
-    ``monotonic`` paces the rate limit and the OIDC key cache (tests move it by hand)."""
+    ``monotonic`` paces the rate limit and the OIDC key cache (tests move it by hand).
+    ``webhook_config`` (default: from settings) sets the webhook dispatcher's pace and
+    clock; the dispatcher runs here when the projections do."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,10 +76,15 @@ def create_app(
             queries=ReadModels.on(pool),
             projections=projections,
         )
+        webhooks = await Webhooks.open(
+            settings, pool, database.info.url(), config=webhook_config, dispatch=run_projections
+        )
+        app.state.webhooks = webhooks.store
         log.info("Tequio ready on %s", database.info.describe())
         try:
             yield
         finally:
+            await webhooks.close()
             await pool.close()
             if projections is not None:
                 await to_thread.run_sync(projections.stop)
@@ -141,11 +153,24 @@ def create_app(
             checks["database"] = "ok"
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
             checks["database"] = f"unreachable: {type(error).__name__}"
-        if runtime.projections is not None:
-            status = await to_thread.run_sync(runtime.projections.status)
+        if runtime.projections is not None and checks["database"] != "ok":
+            # Asking for their status would wait on the library's retries (minutes).
+            checks["projections"] = "unknown: the database is unreachable"
+        elif runtime.projections is not None:
+            status = None
+            with anyio.move_on_after(5):
+                status = await to_thread.run_sync(
+                    runtime.projections.status, abandon_on_cancel=True
+                )
             # A standby waits while another process keeps that read model: that is healthy.
-            stopped = [s["name"] for s in status if not (s["running"] or s.get("standby"))]
-            checks["projections"] = "ok" if not stopped else f"not running: {', '.join(stopped)}"
+            stopped = [s["name"] for s in status or [] if not (s["running"] or s.get("standby"))]
+            checks["projections"] = (
+                "unknown: no answer"
+                if status is None
+                else "ok"
+                if not stopped
+                else f"not running: {', '.join(stopped)}"
+            )
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
@@ -157,6 +182,7 @@ def create_app(
         else:
             env = library_env(settings, runtime.database.info, pool_size=1)
             statuses = await to_thread.run_sync(lambda: projection_status(env))
-        return render_metrics(statuses)
+        counts = await request.app.state.webhooks.counts()
+        return render_metrics(statuses) + render_webhook_metrics(counts)
 
     return app

@@ -102,6 +102,71 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "The event feed is being rebuilt; try again in a moment.",
         "es": "El flujo de eventos se está reconstruyendo; intente de nuevo en unos momentos.",
     },
+    "database_unavailable": {
+        "en": "The database cannot be reached right now; try again in a moment "
+        "(with the same Idempotency-Key, if you sent one).",
+        "es": "La base de datos no está disponible en este momento; intente de nuevo en unos "
+        "momentos (con la misma Idempotency-Key, si envió una).",
+    },
+    # Webhooks (src/integrations/webhooks, src/api/graphql/webhooks.py).
+    "webhook_url_invalid": {
+        "en": "'{url}' is not a valid webhook URL: give an absolute http(s) URL with a host, "
+        "without spaces or a '#fragment'.",
+        "es": "'{url}' no es una URL de webhook válida: indique una URL http(s) absoluta con "
+        "servidor, sin espacios ni '#fragmento'.",
+    },
+    "webhook_url_too_long": {
+        "en": "A webhook URL may have at most {max} characters.",
+        "es": "Una URL de webhook puede tener como máximo {max} caracteres.",
+    },
+    "webhook_url_https_required": {
+        "en": "Webhook URLs must use https://; http:// is accepted only for localhost or "
+        "127.0.0.1 on a development server.",
+        "es": "Las URL de webhook deben usar https://; http:// solo se acepta para localhost "
+        "o 127.0.0.1 en un servidor de desarrollo.",
+    },
+    "webhook_url_credentials": {
+        "en": "A webhook URL must not carry a user name or password: receivers check the "
+        "signature instead.",
+        "es": "Una URL de webhook no debe llevar usuario ni contraseña: el receptor verifica "
+        "la firma.",
+    },
+    "webhook_types_empty": {
+        "en": "Name at least one event type, or '*' for every type.",
+        "es": "Indique al menos un tipo de evento, o '*' para todos.",
+    },
+    "webhook_types_too_many": {
+        "en": "A subscription may name at most {max} event types.",
+        "es": "Una suscripción puede indicar como máximo {max} tipos de evento.",
+    },
+    "webhook_unknown_type": {
+        "en": "'{type}' is not an event type of the feed: use a type listed in "
+        "docs/integrations.md, '*', or a prefix ending in '.*' such as 'mx.tequio.case.*'.",
+        "es": "'{type}' no es un tipo de evento del flujo: use un tipo de "
+        "docs/integrations.md, '*', o un prefijo terminado en '.*' como 'mx.tequio.case.*'.",
+    },
+    "webhook_description_too_long": {
+        "en": "A webhook description may have at most {max} characters.",
+        "es": "La descripción de un webhook puede tener como máximo {max} caracteres.",
+    },
+    "webhook_bad_grace": {
+        "en": "keepPreviousForHours must be from 0 to {max}; got {hours}.",
+        "es": "keepPreviousForHours debe estar entre 0 y {max}; se recibió {hours}.",
+    },
+    "webhook_not_found": {
+        "en": "No webhook subscription with id '{id}' exists.",
+        "es": "No existe una suscripción de webhook con el identificador '{id}'.",
+    },
+    "webhook_delivery_not_found": {
+        "en": "No webhook delivery with id '{id}' exists.",
+        "es": "No existe una entrega de webhook con el identificador '{id}'.",
+    },
+    "webhook_delivery_open": {
+        "en": "Delivery {id} is still queued; only a delivered or dead-lettered delivery "
+        "can be sent again.",
+        "es": "La entrega {id} todavía está en cola; solo una entrega realizada o descartada "
+        "puede enviarse de nuevo.",
+    },
     # Open311 GeoReport v2 (src/api/open311): descriptions of its error documents.
     "open311_format": {
         "en": "Unknown format '{format}': ask for .json or .xml.",

@@ -45,3 +45,25 @@ def render(statuses: Iterable[dict[str, Any]]) -> str:
     lines.append("# TYPE tequio_event_store_head gauge")
     lines.append(f"tequio_event_store_head {float(max(heads, default=0))}")
     return "\n".join(lines) + "\n"
+
+
+def render_webhooks(counts: dict[str, Any]) -> str:
+    """Webhook deliveries still to send and given up, and how old the oldest open one is."""
+    series = [
+        ("tequio_webhook_deliveries_pending", "Deliveries queued or retrying.", "pending"),
+        (
+            "tequio_webhook_deliveries_dead_lettered",
+            "Deliveries given up after the retry window (redeliverable).",
+            "dead_lettered",
+        ),
+        (
+            "tequio_webhook_oldest_pending_seconds",
+            "Age of the oldest delivery still queued or retrying.",
+            "oldest_pending_seconds",
+        ),
+    ]
+    lines: list[str] = []
+    for name, help_text, key in series:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        lines.append(f"{name} {float(counts.get(key) or 0)}")
+    return "\n".join(lines) + "\n"

@@ -39,6 +39,12 @@ MUTATIONS: dict[str, frozenset[Role]] = {
     "holdAssembly": frozenset({R.ADMIN, R.COORDINATOR}),
     "holdSession": frozenset({R.ADMIN, R.SECRETARY}),
     "eraseReporter": frozenset({R.ADMIN, R.COORDINATOR}),
+    # Webhooks: where Tequio sends events, and with which secret, is the admin's call.
+    "createWebhookSubscription": frozenset({R.ADMIN}),
+    "updateWebhookSubscription": frozenset({R.ADMIN}),
+    "rotateWebhookSecret": frozenset({R.ADMIN}),
+    "deleteWebhookSubscription": frozenset({R.ADMIN}),
+    "redeliverWebhook": frozenset({R.ADMIN}),
 }
 
 # Who may read a reporter's contact (each read is recorded), and who may audit those reads.
@@ -51,6 +57,9 @@ CABINET_WIDE = frozenset({R.ADMIN, R.COORDINATOR, R.SECRETARY})
 # Who may read the event feed (GET /events): it holds no personal data and no cabinet
 # material, but it does name the staff who acted.
 FEED_READERS = frozenset({R.ADMIN, R.INTEGRATION})
+
+# Who may read webhook subscriptions and their delivery logs (receivers' URLs).
+WEBHOOK_ADMINS = frozenset({R.ADMIN})
 
 OPERATION_ES = {
     "cabinetBriefing": "leer informes de gabinete",
@@ -119,3 +128,10 @@ def require_feed_reader(caller: Caller) -> None:
         raise ApiError("UNAUTHENTICATED", "unauthenticated")
     if not caller.has(*FEED_READERS):
         raise ApiError("FORBIDDEN", "forbidden_role", operation="GET /events")
+
+
+def require_webhook_admin(caller: Caller, operation: str) -> None:
+    if caller.is_public:
+        raise ApiError("UNAUTHENTICATED", "unauthenticated")
+    if not caller.has(*WEBHOOK_ADMINS):
+        raise ApiError("FORBIDDEN", "forbidden_role", operation=operation)

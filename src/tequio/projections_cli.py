@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from integrations.webhooks.host import background as background_webhooks
 from projections.base import ProjectionEventError
 from projections.registry import PROJECTIONS, select
 from projections.runtime import ProjectionBusy, ProjectionService, rebuild, status
@@ -35,6 +36,12 @@ def add_projection_commands(subparsers: Any) -> None:
         help="run projections until SIGINT/SIGTERM (production: one process per projection)",
     )
     worker.add_argument("names", nargs="*", metavar="NAME", help=f"default: all of {known}")
+    worker.add_argument(
+        "--no-webhooks",
+        action="store_true",
+        help="do not send webhooks from this worker (by default every worker sends them; "
+        "copies share the work safely)",
+    )
     worker.set_defaults(func=cmd_worker)
 
     projections = subparsers.add_parser("projections", help="projection status and rebuilds")
@@ -63,9 +70,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
             return 2
         settings, db = opened
         service = ProjectionService(_env(settings, db), names)
+        webhooks = None if args.no_webhooks else background_webhooks(settings, db.info.url())
         stopping = threading.Event()
         _on_signals(stopping.set)
         service.start()
+        if webhooks is not None:
+            webhooks.start()
         print(
             f"tequio worker: running {', '.join(names)} on {db.info.describe()} (Ctrl-C to stop)",
             file=sys.stderr,
@@ -76,6 +86,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
         print("tequio worker: stopping", file=sys.stderr)
+        if webhooks is not None:
+            webhooks.stop()
         service.stop()
     return 0
 

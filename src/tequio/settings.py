@@ -74,6 +74,20 @@ class Settings(BaseSettings):
     graphiql: bool = Field(default=True, alias="TEQUIO_GRAPHIQL")
     introspection: bool = Field(default=True, alias="TEQUIO_INTROSPECTION")
 
+    # Webhooks (src/integrations/webhooks): the dispatcher's pace and patience.
+    webhook_poll_seconds: float = Field(
+        default=1.0, alias="TEQUIO_WEBHOOK_POLL_SECONDS", gt=0, le=60
+    )
+    webhook_connect_timeout: float = Field(
+        default=5.0, alias="TEQUIO_WEBHOOK_CONNECT_TIMEOUT", gt=0, le=60
+    )
+    webhook_read_timeout: float = Field(
+        default=10.0, alias="TEQUIO_WEBHOOK_READ_TIMEOUT", gt=0, le=120
+    )
+    webhook_concurrency: int = Field(default=8, alias="TEQUIO_WEBHOOK_CONCURRENCY", ge=1, le=64)
+    # A failing delivery is retried for at least this long before it is dead-lettered.
+    webhook_retry_hours: int = Field(default=24, alias="TEQUIO_WEBHOOK_RETRY_HOURS", ge=24, le=168)
+
     @field_validator("time_zone")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:

@@ -16,11 +16,14 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.tools import merge_types
 
+from api.availability import is_unavailable, unavailable
 from api.errors import ApiError, to_graphql_error
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
 from api.graphql.subscriptions import Subscription
+from api.graphql.webhooks import WebhookMutation, WebhookQuery
 from cases.errors import TequioError
 
 log = logging.getLogger("tequio.graphql")
@@ -28,6 +31,10 @@ log = logging.getLogger("tequio.graphql")
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 3000
+
+# Operations kept in modules of their own, joined into the root types.
+RootQuery = merge_types("Query", (Query, WebhookQuery))
+RootMutation = merge_types("Mutation", (Mutation, WebhookMutation))
 
 
 class ContractErrors(SchemaExtension):
@@ -63,6 +70,10 @@ class ContractErrors(SchemaExtension):
                 path=error.path,
                 extensions=extensions,
             )
+        elif is_unavailable(original):
+            # PostgreSQL is down or restarting: a typed answer the client retries.
+            log.warning("database unavailable in %s: %r", error.path, original)
+            translated = to_graphql_error(unavailable(), language)
         else:
             log.error("unexpected error in %s", error.path, exc_info=original)
             message = "Error interno." if language == "es" else "Internal error."
@@ -108,5 +119,5 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoIntrospection]))
     return TequioSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=RootQuery, mutation=RootMutation, subscription=Subscription, extensions=extensions
     )
