@@ -18,6 +18,7 @@ from strawberry.fastapi import GraphQLRouter
 
 from api import open311
 from api.auth import Authenticator
+from api.availability import install_unavailable_handlers, ping
 from api.callers import AuthenticationFailed, Gatekeeper
 from api.feed import router as feed_router
 from api.graphql.context import TequioContext
@@ -98,6 +99,7 @@ def create_app(
         lifespan=lifespan,
     )
     limiter = install_limits(app, settings, monotonic=monotonic)
+    install_unavailable_handlers(app)
     gate = Gatekeeper(Authenticator(settings, monotonic=monotonic), limiter)
     app.state.gatekeeper = gate
 
@@ -162,21 +164,21 @@ def create_app(
                 status = await to_thread.run_sync(
                     runtime.projections.status, abandon_on_cancel=True
                 )
-            # A standby waits while another process keeps that read model: that is healthy.
-            stopped = [s["name"] for s in status or [] if not (s["running"] or s.get("standby"))]
-            checks["projections"] = (
-                "unknown: no answer"
-                if status is None
-                else "ok"
-                if not stopped
-                else f"not running: {', '.join(stopped)}"
-            )
+            if status is None:
+                checks["projections"] = "unknown: no answer"
+            else:
+                # A standby waits while another process keeps that read model: healthy.
+                stopped = [s["name"] for s in status if not (s["running"] or s.get("standby"))]
+                checks["projections"] = (
+                    "ok" if not stopped else f"not running: {', '.join(stopped)}"
+                )
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def metrics(request: Request) -> str:
         runtime: Runtime = request.app.state.runtime
+        await ping(runtime.pool)  # down: 503 now, not after the library's retries
         if runtime.projections is not None:
             statuses = await to_thread.run_sync(runtime.projections.status)
         else:

@@ -820,7 +820,16 @@ class TequioApplication(Application[UUID]):
             replay = self._replay(ctx, receipt_id, fingerprint)
             if replay is not None:
                 return replay
-        outcome = decide()
+        try:
+            outcome = decide()
+        except (ConflictError, RuleViolation):
+            # A retry racing its own first attempt: that attempt may have committed after
+            # this one looked for its receipt, making the decision see a newer version.
+            if receipt_id is not None and fingerprint is not None:
+                replay = self._replay(ctx, receipt_id, fingerprint)
+                if replay is not None:
+                    return replay
+            raise
         subject = outcome.subject
         result = CommandResult(
             id=outcome.result_id or subject.public_id,

@@ -7,12 +7,14 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
+import anyio
 from anyio import to_thread
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from api import policy
 from api.auth import Caller
+from api.availability import COMMAND_GRACE, require_database, unavailable
 from api.errors import ApiError
 from api.runtime import Runtime
 from cases.application import CommandContext, CommandResult, TequioApplication
@@ -92,7 +94,19 @@ class TequioContext(BaseContext):
         key = f"{self.idempotency_key}#{path_key}" if self.idempotency_key else None
         command_context = self.command_context(key)
         application = self.runtime.application
-        result = await to_thread.run_sync(lambda: command(application, command_context))
+
+        def run() -> CommandResult:
+            return command(application, command_context)
+
+        # PostgreSQL down: say so now, rather than after the library's retries (minutes).
+        await require_database(self.runtime.pool)
+        try:
+            with anyio.fail_after(self.runtime.settings.lock_timeout + COMMAND_GRACE):
+                result = await to_thread.run_sync(run, abandon_on_cancel=True)
+        except TimeoutError:
+            # It went down mid-command: the outcome is unknown, and a retry with the
+            # same Idempotency-Key gets the first result if the command did commit.
+            raise unavailable() from None
         if result.notification_id is not None:
             visible = await wait_for(
                 self.runtime.pool,
