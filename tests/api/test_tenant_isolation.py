@@ -33,7 +33,7 @@ from cases.application import CommandContext
 from cases.case import Case
 from cases.clock import FixedClock
 from cases.commitment import Commitment
-from cases.values import GovernmentLevel
+from cases.values import AssemblyKind, GovernmentLevel
 from tequio.database import ConnectionInfo
 
 A = "iztapalapa"
@@ -55,6 +55,7 @@ B_LIGHTING_HEAD = "Lucía Tlalpense"
 B_ROBBERIES = "Asaltos en el Avisadero de Tlalpan"
 B_OPERATION = "Operativo en el Avisadero de Tlalpan"
 B_HOOK = "http://127.0.0.1:9/receptor-de-tlalpan"
+B_ASSEMBLY_CASE = "Caso de la asamblea de Tlalpan"
 QUIET_EVENT_TYPE = "mx.tequio.table.members_changed.v1"
 B_SECRETS = (
     B_TERRITORY,
@@ -75,6 +76,7 @@ B_SECRETS = (
     B_ROBBERIES,
     B_OPERATION,
     B_HOOK,
+    B_ASSEMBLY_CASE,
 )
 
 
@@ -250,6 +252,33 @@ async def write_b(side: Side) -> None:
     )
 
 
+async def assembly_with_the_id_of_a(side: Side, assembly_id: str) -> None:
+    """B holds an assembly with the id of one of A's (ids may come from a shared
+    catalogue or an import) and raises a case at it."""
+    await to_thread.run_sync(
+        lambda: side.runtime.application.hold_assembly(
+            CommandContext(actor="coordinadora.tlalpan", municipality=B),
+            territory_id="smt-avisadero",
+            kind=AssemblyKind.COMMUNITY_ASSEMBLY,
+            held_on=MONDAY.date(),
+            attendance=12,
+            assembly_id=assembly_id,
+        )
+    )
+    payload = {
+        "territoryId": "smt-avisadero",
+        "theme": "PARTICIPATION",
+        "title": B_ASSEMBLY_CASE,
+        "description": "Planteado en la asamblea de Tlalpan.",
+        "assemblyId": assembly_id,
+    }
+    raised = (await side.api.run(RAISE, {"input": payload}, token=side.world.coordinator))[
+        "raiseCase"
+    ]
+    side.cases.append(raised["id"])
+    side.ids["shared_assembly"] = assembly_id
+
+
 async def hook_b(side: Side) -> None:
     """A webhook subscription of B, with a delivery the dispatcher gave up on, and the
     cursor of B's event feed."""
@@ -308,6 +337,7 @@ async def tenants(server_info: ConnectionInfo) -> AsyncIterator[Tenants]:
             a, b = sides
             await write_a(a)
             await write_b(b)
+            await assembly_with_the_id_of_a(b, str(a.world.assembly_id))
             await hook_b(b)
             # A's own case, for the calls that mix it with B's objects.
             b.ids["a_case"] = a.cases[0]
@@ -357,7 +387,8 @@ async def test_a_token_of_the_other_municipality_gets_401(tenants: Tenants, dire
 
 PROBE = """
 query($case: ID!, $caseUuid: ID!, $work: ID!, $patrols: ID!, $workUuid: ID!, $assembly: ID!,
-      $table: ID!, $post: ID!, $territory: ID!, $agency: ID!, $aCase: ID!) {
+      $table: ID!, $post: ID!, $territory: ID!, $agency: ID!, $aCase: ID!,
+      $sharedAssembly: ID!) {
   case(id: $case) { id title }
   caseByUuid: case(id: $caseUuid) { id }
   work: commitment(id: $work) { id description }
@@ -390,6 +421,7 @@ query($case: ID!, $caseUuid: ID!, $work: ID!, $patrols: ID!, $workUuid: ID!, $as
   sharedAgenda: tableAgenda(tableId: "gabinete-teotongo") {
     openCases { id } dueCommitments { id } overdueCommitments { id } }
   sharedScorecards: agencyScorecards(territoryId: "dt-teotongo") { agency { id } made }
+  sharedAssembly: assembly(id: $sharedAssembly) { cases { id title } }
   sharedPost: post(id: "jefatura-alumbrado") { title agency { name } holder { name } }
   sharedTable: table(id: "gabinete-teotongo") { members { id name } territory { name } }
   ownCase: case(id: $aCase) {
@@ -412,6 +444,7 @@ def probe_variables(b: Side) -> dict[str, Any]:
         "territory": B_TERRITORY,
         "agency": B_AGENCY,
         "aCase": b.ids["a_case"],
+        "sharedAssembly": b.ids["shared_assembly"],
     }
 
 
@@ -440,6 +473,7 @@ async def test_b_answers_the_probe_itself(tenants: Tenants) -> None:
     assert {t["id"] for t in data["territories"]} >= {B_TERRITORY, "smt-avisadero"}
     # The paths through ids both municipalities use do reach B's objects in B.
     assert data["sharedPost"]["holder"] == {"name": B_LIGHTING_HEAD}
+    assert [c["title"] for c in data["sharedAssembly"]["cases"]] == [B_ASSEMBLY_CASE]
     assert data["sharedPost"]["agency"] == {"name": B_URBANOS}
     assert B_AGENCY in {m["id"] for m in data["sharedTable"]["members"]}
     assert B_AVISADERO in {t["name"] for t in data["territories"]}
@@ -484,6 +518,7 @@ async def test_no_caller_of_a_reads_anything_of_b(tenants: Tenants, profile: str
     lamps = [c for c in data["agencyScorecards"] if c["agency"]["id"] == "servicios-urbanos"]
     assert [c["made"] for c in lamps] == [1]
     assert data["sharedPost"]["holder"] == {"name": "Jorge Sánchez"}
+    assert data["sharedAssembly"] == {"cases": []}
     assert data["ownCase"]["territory"]["name"] == "San Miguel Teotongo Sección Avisadero"
     assert_no_trace_of_b(response.text, b)
 
@@ -895,7 +930,45 @@ async def test_one_idempotency_key_in_two_municipalities_makes_two_cases(
     assert await b.world.case(made[A]) is None
 
 
+async def test_one_idempotency_key_makes_a_webhook_subscription_in_each(tenants: Tenants) -> None:
+    a, b = tenants.a, tenants.b
+    create = """mutation($url: String!, $types: [String!]!) {
+      createWebhookSubscription(url: $url, eventTypes: $types) { subscription { id url } } }"""
+    variables = {"url": f"{B_HOOK}/misma-llave", "types": [QUIET_EVENT_TYPE]}
+    made = {}
+    for side in (b, a):
+        token = side.api.token("mismo.admin", "admin")
+        response = await side.api.post(create, variables, token=token, idempotency_key="llave-2")
+        body = response.json()
+        assert not body.get("errors"), body
+        assert "idempotentReplays" not in json.dumps(body.get("extensions") or {})
+        made[side.municipality] = body["data"]["createWebhookSubscription"]["subscription"]["id"]
+    assert made[A] != made[B]
+    listed = await a.api.run("{ webhookSubscriptions { id } }", token=a.tokens["admin"])
+    assert listed["webhookSubscriptions"] == [{"id": made[A]}]
+    await a.api.run(
+        "mutation($id: ID!) { deleteWebhookSubscription(id: $id) }",
+        {"id": made[A]},
+        token=a.tokens["admin"],
+    )
+
+
 # -- the event feed and webhooks -----------------------------------------------------------
+
+
+async def test_the_feed_cursor_of_a_does_not_move_with_b(tenants: Tenants) -> None:
+    """A's cursor says how far A's own log goes; B's activity does not show in it."""
+    a, b = tenants.a, tenants.b
+    headers = {"Authorization": f"Bearer {a.tokens['integration']}"}
+
+    async def cursor() -> str:
+        response = await a.api.http.get("/events", params={"limit": 1000}, headers=headers)
+        assert response.status_code == 200 and response.json()["hasMore"] is False
+        return str(response.json()["cursor"])
+
+    before = await cursor()
+    b.cases.append((await b.world.raise_case("Caso de Tlalpan que A no ve pasar"))["id"])
+    assert await cursor() == before
 
 
 @pytest.mark.parametrize("profile", ["admin", "integration"])
@@ -957,3 +1030,29 @@ async def test_webhooks_of_b_are_offered_only_events_of_b(tenants: Tenants) -> N
         await asyncio.sleep(0.1)
     # The outbox goes in log order: A's case, raised first, was offered before B's.
     assert f"case/{a_case}" not in await subjects()
+
+
+# -- Open311 (the public face of cases) -------------------------------------------------------
+
+
+async def open311(side: Side, path: str, **params: str) -> Any:
+    return await side.api.http.get(f"/open311/v2/{path}", params=params)
+
+
+async def test_open311_of_a_shows_nothing_of_b(tenants: Tenants) -> None:
+    a, b = tenants.a, tenants.b
+    window = {"start_date": "2026-09-01T00:00:00-06:00", "end_date": "2026-11-29T00:00:00-06:00"}
+    # B's own server lists B's cases through the same reads.
+    own = await open311(b, "requests.json", **window)
+    assert own.status_code == 200, own.text
+    assert b.ids["case"] in own.text
+    listed = await open311(a, "requests.json", **window)
+    assert listed.status_code == 200, listed.text
+    assert a.cases[0] in listed.text
+    assert_no_trace_of_b(listed.text, b)
+    by_ids = await open311(a, "requests.json", service_request_id=",".join(b.cases))
+    assert by_ids.status_code == 200 and by_ids.json() == [], by_ids.text
+    for path in (f"requests/{b.ids['case']}.json", f"tokens/{b.ids['case']}.json"):
+        single = await open311(a, path)
+        assert single.status_code == 404, (path, single.text)
+        assert_no_trace_of_b(single.text, b, sent=path)
