@@ -373,10 +373,12 @@ class History:
         self.plan(raised, 1, raise_case)
         official = ROSA if directorate == TEOTONGO else f"coordinator:enlace-{directorate[3:]}"
 
-        def case_step(when: datetime, change: Callable[[Case], None]) -> bool:
+        def case_step(when: datetime, command: str, **kwargs: Any) -> bool:
+            """Plans ``case.<command>(**kwargs)`` (arguments bound now)."""
+
             def act() -> list[Any]:
                 case = self.cases[case_id]
-                change(case)
+                getattr(case, command)(**kwargs)
                 return [case]
 
             return self.plan(when, 1, act)
@@ -390,27 +392,24 @@ class History:
         )[0]
         if rng.random() < 0.08:
             theme = RETHEME[theme]
-        new_theme = theme
-        if not case_step(
-            triaged, lambda c: c.triage(theme=new_theme, priority=priority, actor=official)
-        ):
+        if not case_step(triaged, "triage", theme=theme, priority=priority, actor=official):
             return
         roll = rng.random()
         if roll < 0.05:
             reason, referral = rng.choice(DECLINE_REASONS)
             case_step(
                 self.later(triaged, 1, 72),
-                lambda c: c.decline(reason=reason, referred_to=referral, actor=official),
+                "decline",
+                reason=reason,
+                referred_to=referral,
+                actor=official,
             )
             return
         candidates = self.merge_candidates.setdefault((directorate, theme), [])
         earlier = [(t, i) for t, i in candidates if t < raised]
         if roll < 0.09 and earlier:
             target = max(earlier)[1]
-            case_step(
-                self.later(triaged, 1, 48),
-                lambda c: c.merge_into(target_id=target, actor=official),
-            )
+            case_step(self.later(triaged, 1, 48), "merge_into", target_id=target, actor=official)
             return
         candidates.append((raised, case_id))
         if roll > 0.93:
@@ -419,7 +418,7 @@ class History:
         if priority is Priority.URGENT and theme is Theme.SAFETY:
             tables.append(GENERAL_CABINET)
         routed = self.later(triaged, 1, 48)
-        if not case_step(routed, lambda c: c.route(table_ids=list(tables), actor=official)):
+        if not case_step(routed, "route", table_ids=list(tables), actor=official):
             return
         table_id = tables[0]
         session_day = self.next_weekday(
@@ -460,7 +459,7 @@ class History:
             return
         resolve_on = self.later(last, 24, 10 * 24)
         summary = "Los acuerdos se cumplieron y la comunidad los validó en asamblea."
-        if not case_step(resolve_on, lambda c: c.resolve(summary=summary, actor=official)):
+        if not case_step(resolve_on, "resolve", summary=summary, actor=official):
             return
         if outcome >= 0.65:
             return
@@ -471,14 +470,11 @@ class History:
         if closing is None:
             return
         closed = self.at(close_day, 12)
-        if not case_step(closed, lambda c: c.close(assembly_id=closing, actor=official)):
+        if not case_step(closed, "close", assembly_id=closing, actor=official):
             return
         if rng.random() < 0.1:
             reason = "El problema volvió a presentarse semanas después del cierre."
-            case_step(
-                self.later(closed, 7 * 24, 60 * 24),
-                lambda c: c.reopen(reason=reason, actor=official),
-            )
+            case_step(self.later(closed, 7 * 24, 60 * 24), "reopen", reason=reason, actor=official)
 
     def plan_commitment(
         self,
@@ -529,10 +525,12 @@ class History:
         if not self.plan(made, 2 if first else 1, make):
             return None
 
-        def step(when: datetime, change: Callable[[Commitment], None]) -> bool:
+        def step(when: datetime, command: str, **kwargs: Any) -> bool:
+            """Plans ``commitment.<command>(**kwargs)`` (arguments bound now)."""
+
             def act() -> list[Any]:
                 commitment = self.commitments[commitment_id]
-                change(commitment)
+                getattr(commitment, command)(**kwargs)
                 return [commitment]
 
             return self.plan(when, 1, act)
@@ -547,31 +545,24 @@ class History:
                 new_post = head_post(new_agency)
                 if not step(
                     when,
-                    lambda c, a=new_agency, p=new_post: c.reassign(
-                        responsible_agency_id=a,
-                        post_id=p,
-                        accountable_official_id=self.holders.get(p),
-                        reason="La mesa acordó que el área con atribuciones es otra.",
-                        actor=secretary,
-                    ),
+                    "reassign",
+                    responsible_agency_id=new_agency,
+                    post_id=new_post,
+                    accountable_official_id=self.holders.get(new_post),
+                    reason="La mesa acordó que el área con atribuciones es otra.",
+                    actor=secretary,
                 ):
                     return None
                 agency, worker = new_agency, staff(new_agency)
         if fate < 0.07:
             reason = rng.choice(CANCEL_REASONS)
-            step(
-                self.later(when, 24, 30 * 24),
-                lambda c, r=reason: c.cancel(reason=r, actor=secretary),
-            )
+            step(self.later(when, 24, 30 * 24), "cancel", reason=reason, actor=secretary)
             return None
         if rng.random() < 0.18:
             new_due = due_on + timedelta(days=rng.randint(5, 21))
             reason = rng.choice(RESCHEDULE_REASONS)
             when = self.later(when, 24, max(48, (due_on - session_day).days * 12))
-            if not step(
-                when,
-                lambda c, d=new_due, r=reason, w=worker: c.reschedule(due_on=d, reason=r, actor=w),
-            ):
+            if not step(when, "reschedule", due_on=new_due, reason=reason, actor=worker):
                 return None
             due_on = new_due
         span_hours = max(48.0, (due_on - session_day).days * 24.0)
@@ -582,10 +573,7 @@ class History:
             value = progress
             note = rng.choice(PROGRESS_NOTES)
             when = self.later(when, 12, span_hours / reports)
-            if not step(
-                when,
-                lambda c, v=value, n=note, w=worker: c.report_progress(progress=v, note=n, actor=w),
-            ):
+            if not step(when, "report_progress", progress=value, note=note, actor=worker):
                 return None
         if fate > 0.88:
             return None  # stalled: still owed, and overdue once its date passes
@@ -595,10 +583,7 @@ class History:
             done_on = max(session_day, when.astimezone(self.zone).date())
             evidence = rng.choice(EVIDENCE).format(key=f"{commitment_id}-{round_}")
             if not step(
-                when,
-                lambda c, e=evidence, d=done_on, w=worker: c.report_fulfilment(
-                    evidence=e, reported_on=d, actor=w
-                ),
+                when, "report_fulfilment", evidence=evidence, reported_on=done_on, actor=worker
             ):
                 return None
             if fate > 0.8:
@@ -613,22 +598,14 @@ class History:
             if round_ < rounds - 1:
                 reason = rng.choice(DISPUTE_REASONS)
                 if not step(
-                    when,
-                    lambda c, a=assembly_id, r=reason: c.dispute(
-                        assembly_id=a, reason=r, actor=FACILITATOR
-                    ),
+                    when, "dispute", assembly_id=assembly_id, reason=reason, actor=FACILITATOR
                 ):
                     return None
                 when = self.later(when, 24, 7 * 24)
                 note = rng.choice(PROGRESS_NOTES)
-                if not step(
-                    when,
-                    lambda c, n=note, w=worker: c.report_progress(progress=90, note=n, actor=w),
-                ):
+                if not step(when, "report_progress", progress=90, note=note, actor=worker):
                     return None
-            elif not step(
-                when, lambda c, a=assembly_id: c.validate(assembly_id=a, actor=FACILITATOR)
-            ):
+            elif not step(when, "validate", assembly_id=assembly_id, actor=FACILITATOR):
                 return None
         return when
 
@@ -699,7 +676,7 @@ def generate(
     for table_id, *_ in TABLES:
         history.tables[table_id] = app.repository.get(Table.id_for(municipality, table_id))
     for code, *_ in demo.AGENCIES:
-        post = app.repository.get(Post.id_for(municipality, head_post(code)))
+        post: Post = app.repository.get(Post.id_for(municipality, head_post(code)))
         history.holders[head_post(code)] = post.holder_id
     remaining = max(0, target_events - summary.events_written)
     while history.planned_events < remaining:

