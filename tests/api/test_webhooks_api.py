@@ -172,22 +172,29 @@ async def subscribe(world: World, path: str, types: list[str]) -> tuple[str, str
 
 
 async def delivery_log(world: World, sid: str, status: str | None = None) -> list[dict[str, Any]]:
-    """The whole log of a subscription, page by page (newest first)."""
-    nodes: list[dict[str, Any]] = []
-    after = None
-    while True:
-        page = (
-            await world.api.run(
-                LOG,
-                {"id": sid, "status": status, "first": 3, "after": after},
-                token=world.admin,
-            )
-        )["webhookSubscription"]["deliveries"]
-        nodes += [e["node"] for e in page["edges"]]
-        if not page["pageInfo"]["hasNextPage"]:
-            assert page["totalCount"] == len(nodes)
+    """The whole log of a subscription, page by page (newest first).
+
+    The outbox may queue new deliveries while the pages are read (they land on the
+    first page, already passed): then the count disagrees and the log is read again."""
+    for _ in range(50):
+        nodes: list[dict[str, Any]] = []
+        after = None
+        while True:
+            page = (
+                await world.api.run(
+                    LOG,
+                    {"id": sid, "status": status, "first": 3, "after": after},
+                    token=world.admin,
+                )
+            )["webhookSubscription"]["deliveries"]
+            nodes += [e["node"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        if page["totalCount"] == len(nodes):
             return nodes
-        after = page["pageInfo"]["endCursor"]
+        await asyncio.sleep(0.05)
+    raise AssertionError("the delivery log kept changing while it was read")
 
 
 async def until(check: Callable[[], Any], what: str, seconds: float = 20.0) -> Any:
