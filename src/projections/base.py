@@ -115,15 +115,20 @@ class TequioView(PostgresTrackingRecorder):
             pass
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Applies many events in one transaction, with the last one's tracking."""
+    def batch(self, last: Tracking | None = None) -> Iterator[None]:
+        """Applies many events in one transaction and records one position at its end.
+
+        The position is ``last`` when given (the batch's last notification, whether
+        or not this view did anything with it), else the last one a handler tracked.
+        """
         with self.datastore.transaction(commit=True) as curs:
             self._batch = curs
             self._batch_tracking = None
             try:
                 yield
-                if self._batch_tracking is not None:
-                    self._insert_tracking(curs, self._batch_tracking)
+                tracking = last or self._batch_tracking
+                if tracking is not None:
+                    self._insert_tracking(curs, tracking)
             finally:
                 self._batch = None
                 self._batch_tracking = None

@@ -1,13 +1,17 @@
 """Running the read models: supervised projection runners, their status, and rebuilds.
 
-``ProjectionService`` runs one ``eventsourcing.projection.ProjectionRunner`` per
-projection, each under a supervisor thread that:
+``ProjectionService`` runs each projection in a supervisor thread of its own that:
 
-- restarts the runner, with exponential backoff (capped), when a handler fails,
-  and records the failure (``last_error`` names the notification id and event);
-- every ``check_interval`` seconds compares the event store's head with the
-  view's position and restarts a runner that is behind and makes no progress
-  (a lost LISTEN/NOTIFY wake-up, upstream issue #305);
+- reads the events after the view's position, up to ``batch_size`` at a time, and
+  applies each batch in one transaction that also records the batch's last
+  position (ADR 0014): an event a read model ignores costs it no SQL, and a
+  runner that is behind catches up in few transactions;
+- is woken by the service's one LISTEN connection when events are recorded, and
+  looks anyway every ``check_interval`` seconds (a lost wake-up, upstream issue
+  #305, only delays);
+- restarts, with exponential backoff (capped), when a handler fails, having
+  applied the events before the failing one; it records the failure
+  (``last_error`` names the notification id and event);
 - holds a PostgreSQL advisory lock for its projection, so two processes never
   run the same projection at once (the second waits as a standby) and a rebuild
   refuses to run while the projection is running anywhere;
@@ -38,8 +42,8 @@ from eventsourcing.persistence import (
     PersistenceError,
     Tracking,
 )
-from eventsourcing.projection import ProjectionRunner
 from eventsourcing.utils import Environment
+from psycopg import sql
 from psycopg.rows import DictRow, dict_row
 
 from cases.application import TequioApplication
@@ -55,7 +59,7 @@ STATUS_TABLE = "projections_status"
 LOCK_NAMESPACE = "tequio.projection"
 
 CHECK_INTERVAL = 2.0
-STALL_CHECKS = 2
+BATCH_SIZE = 500
 BACKOFF_INITIAL = 0.5
 BACKOFF_CAP = 30.0
 REBUILD_BATCH = 500
@@ -155,6 +159,10 @@ class _Monitor:
     def head(self) -> int:
         return self._app.recorder.max_notification_id() or 0
 
+    def channel(self) -> str:
+        """The channel the event store notifies when events are recorded."""
+        return str(self._app.recorder.channel_name)  # type: ignore[attr-defined]
+
     def positions(self, names: Sequence[str]) -> dict[str, int]:
         with self._cursor() as curs:
             return _positions(curs, names)
@@ -237,7 +245,8 @@ class _Supervisor:
         self.name = name
         self.projection_class = projection_class
         self.view_class = view_class
-        self.runner: ProjectionRunner[TequioApplication, TequioView] | None = None
+        # Set by the service's listener when events are recorded.
+        self.wakeup = threading.Event()
         self.running = False
         self.standby = False
         self.position = 0
@@ -259,9 +268,7 @@ class _Supervisor:
 
     def request_stop(self) -> None:
         self._stopping.set()
-        runner = self.runner
-        if runner is not None:
-            runner.stop()
+        self.wakeup.set()
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
@@ -298,64 +305,77 @@ class _Supervisor:
             self._release_lock()
 
     def _run_once(self) -> None:
-        runner: ProjectionRunner[TequioApplication, TequioView] = ProjectionRunner(
-            application_class=TequioApplication,
-            projection_class=self.projection_class,
-            view_class=self.view_class,
-            env=self.service.runner_env,
-        )
-        runner.__enter__()
-        self.runner = runner
-        if self._stopping.is_set():
-            runner.stop()
-        self.running = True
-        self.first_attempt.set()
+        env = self.service.runner_env
+        app = TequioApplication(env)
+        view: TequioView | None = None
         try:
-            if self._watch(runner) == "stalled":
-                self.restarts += 1
-                log.warning(
-                    "projection %s is stuck at %s behind %s: restarting its runner",
-                    self.name,
-                    self.position,
-                    self.head,
-                )
+            view = make_view(self.name, env)
+            projection = self.projection_class(view)
+            self.position = view.max_tracking_id(APPLICATION_NAME) or 0
+            self.running = True
+            self.first_attempt.set()
+            self._follow(app, view, projection)
         finally:
             self.running = False
-            self.runner = None
-            self._close(runner)
+            app.close()
+            if view is not None:
+                with suppress(Exception):
+                    view.datastore.close()
 
-    def _watch(self, runner: ProjectionRunner[TequioApplication, TequioView]) -> str:
-        last = runner.view.max_tracking_id(APPLICATION_NAME) or 0
-        still = 0
-        self.position = last
-        self._heartbeat()
-        while True:
-            # Re-raises (once) what stopped the processing thread.
-            runner.run_forever(timeout=self.service.check_interval)
-            if self._stopping.is_set():
-                return "stopped"
-            if runner.is_interrupted.is_set():
-                raise RuntimeError("the runner stopped by itself")
-            self.head = runner.app.recorder.max_notification_id() or 0
-            self.position = runner.view.max_tracking_id(APPLICATION_NAME) or 0
-            if self.position > last:
+    def _follow(self, app: TequioApplication, view: TequioView, projection: Any) -> None:
+        """Applies every new event, a batch at a time, until asked to stop.
+
+        Woken by the service's LISTEN connection; it also looks for new events every
+        ``check_interval`` seconds, so a lost notification delays, never stalls.
+        """
+        batch_size = self.service.batch_size
+        next_beat = 0.0
+        while not self._stopping.is_set():
+            self.wakeup.clear()
+            notifications = app.recorder.select_notifications(
+                start=self.position, limit=batch_size, inclusive_of_start=False
+            )
+            if notifications:
+                self._apply(app, view, projection, notifications)
                 self._backoff = self.service.backoff_initial
-            if self.head > self.position and self.position == last:
-                still += 1
-                if still >= self.service.stall_checks:
-                    return "stalled"
-            else:
-                still = 0
-            last = self.position
-            self._heartbeat()
+            now = time.monotonic()
+            if now >= next_beat:
+                self.head = app.recorder.max_notification_id() or 0
+                self._heartbeat()
+                next_beat = now + self.service.check_interval
+            if len(notifications) < batch_size:
+                self.wakeup.wait(self.service.check_interval)
 
-    def _close(self, runner: ProjectionRunner[TequioApplication, TequioView]) -> None:
+    def _apply(
+        self,
+        app: TequioApplication,
+        view: TequioView,
+        projection: Any,
+        notifications: Sequence[Notification],
+    ) -> None:
+        """One transaction for the batch: its rows and its last position, or nothing.
+
+        When a handler fails, the events before the failing one are applied again on
+        their own, so the projection stops just before the event that fails.
+        """
+        events = [
+            (app.mapper.to_domain_event(n), Tracking(APPLICATION_NAME, n.id)) for n in notifications
+        ]
         try:
-            runner.__exit__(None, None, None)
-        except Exception as error:  # an error already recorded, or one raced with stop
-            log.debug("projection %s: runner closed with %r", self.name, error)
-        with suppress(Exception):
-            runner.view.datastore.close()
+            self._apply_events(view, projection, events)
+        except ProjectionEventError as error:
+            before = [e for e in events if e[1].notification_id < error.notification_id]
+            if before:
+                self._apply_events(view, projection, before)
+            raise
+
+    def _apply_events(
+        self, view: TequioView, projection: Any, events: Sequence[tuple[Any, Tracking]]
+    ) -> None:
+        with view.batch(events[-1][1]):
+            for domain_event, tracking in events:
+                projection.process_event(domain_event, tracking)
+        self.position = events[-1][1].notification_id
 
     def _failed(self, error: Exception) -> None:
         self.error_count += 1
@@ -460,7 +480,7 @@ class ProjectionService:
         names: list[str] | None = None,
         *,
         check_interval: float = CHECK_INTERVAL,
-        stall_checks: int = STALL_CHECKS,
+        batch_size: int = BATCH_SIZE,
         backoff_initial: float = BACKOFF_INITIAL,
         backoff_cap: float = BACKOFF_CAP,
         pool_size: int = 1,
@@ -471,9 +491,15 @@ class ProjectionService:
         # The runners' applications only read: the event store's tables are made
         # once by start() (concurrent CREATE OR REPLACE FUNCTION statements collide).
         self.runner_env = pooled_env(env, pool_size, max_overflow)
+        # A runner uses its connections back to back; a broken one fails the batch,
+        # which rolls back and is retried on fresh connections. Pinging on every
+        # checkout would be one more round trip per batch.
+        self.runner_env["POSTGRES_PRE_PING"] = "n"
         self.runner_env[f"{APPLICATION_NAME.upper()}_CREATE_TABLE"] = "n"
         self.check_interval = check_interval
-        self.stall_checks = stall_checks
+        self.batch_size = batch_size
+        self._stopping = threading.Event()
+        self._listener: threading.Thread | None = None
         self.backoff_initial = backoff_initial
         self.backoff_cap = backoff_cap
         self._supervisors: dict[str, _Supervisor] = {}
@@ -490,6 +516,12 @@ class ProjectionService:
         self._supervisors = {
             name: _Supervisor(self, name, *PROJECTIONS[name]) for name in self.names
         }
+        self._stopping.clear()
+        channel = self._monitor.channel()
+        self._listener = threading.Thread(
+            target=self._listen, args=(channel,), name="projections-listen", daemon=True
+        )
+        self._listener.start()
         for supervisor in self._supervisors.values():
             supervisor.start()
         deadline = time.monotonic() + timeout
@@ -497,15 +529,41 @@ class ProjectionService:
             supervisor.first_attempt.wait(max(0.0, deadline - time.monotonic()))
 
     def stop(self, timeout: float = 30.0) -> None:
+        self._stopping.set()
         for supervisor in self._supervisors.values():
             supervisor.request_stop()
         deadline = time.monotonic() + timeout
         for supervisor in self._supervisors.values():
             supervisor.join(max(0.1, deadline - time.monotonic()))
+        if self._listener is not None:
+            self._listener.join(max(0.1, deadline - time.monotonic()))
+            self._listener = None
         if self._monitor is not None:
             self._monitor.close()
             self._monitor = None
         self._started = False
+
+    def _listen(self, channel: str) -> None:
+        """Wakes every runner when the event store notifies its channel.
+
+        One connection for all the runners. When it breaks, the runners still look
+        for events every ``check_interval`` seconds until it is back.
+        """
+        while not self._stopping.is_set():
+            try:
+                with connect(self.env) as conn:
+                    conn.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(channel)))
+                    self._wake()  # what was recorded while nobody listened
+                    while not self._stopping.is_set():
+                        for _ in conn.notifies(timeout=0.1, stop_after=1):
+                            self._wake()
+            except Exception as error:
+                log.debug("projections: listening on %s failed: %s", channel, error)
+                self._stopping.wait(self.check_interval)
+
+    def _wake(self) -> None:
+        for supervisor in self._supervisors.values():
+            supervisor.wakeup.set()
 
     def __enter__(self) -> ProjectionService:
         self.start()
@@ -661,7 +719,7 @@ def rebuild(
                     for n in notifications
                 ]
                 for n in names:
-                    with views[n].batch():
+                    with views[n].batch(events[-1][1]):
                         for domain_event, tracking in events:
                             projections[n].process_event(domain_event, tracking)
                 done += len(notifications)

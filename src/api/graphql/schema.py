@@ -13,8 +13,10 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.tools import merge_types
 
@@ -31,6 +33,7 @@ log = logging.getLogger("tequio.graphql")
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 3000
+DOCUMENT_CACHE_SIZE = 256
 
 # Operations kept in modules of their own, joined into the root types.
 RootQuery = merge_types("Query", (Query, WebhookQuery))
@@ -101,6 +104,22 @@ class NoIntrospection(NoSchemaIntrospectionCustomRule):
         super().report_error(GraphQLError(str(refusal), error.nodes, original_error=refusal))
 
 
+class CachedParser(ParserCache):
+    """The library's parser cache, except that a malformed document is left for
+    strawberry's own parse, which reports it as a request error (a syntax error
+    raised in the extension would escape the contract's error codes)."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        except GraphQLError:
+            context.graphql_document = None
+        yield
+
+
 class TequioSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Refusals (stale versions, bad input, forbidden) are answers, not server faults:
@@ -109,15 +128,26 @@ class TequioSchema(strawberry.Schema):
 
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     """The schema; ``introspection=False`` (production's default) refuses ``__schema``
-    and ``__type`` queries. Printing the SDL (``tequio schema``) needs no introspection."""
-    extensions: list[Any] = [
-        ContractErrors,
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    and ``__type`` queries. Printing the SDL (``tequio schema``) needs no introspection.
+
+    Clients send the same few documents over and over, so parsing and validation
+    are cached (bounded LRUs keyed by the text, and by the document and the rules).
+    The limits' rule classes are made once here: the library's limiters make a new
+    class per instance, which would make every request a validation-cache miss.
+    """
+    rules = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
     ]
     if not introspection:
-        extensions.append(lambda: AddValidationRules([NoIntrospection]))
+        rules.append(NoIntrospection)
+    extensions: list[Any] = [
+        ContractErrors,
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: AddValidationRules(rules),
+        lambda: CachedParser(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+    ]
     return TequioSchema(
         query=RootQuery, mutation=RootMutation, subscription=Subscription, extensions=extensions
     )
