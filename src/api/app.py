@@ -14,7 +14,6 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.requests import HTTPConnection
-from strawberry.fastapi import GraphQLRouter
 
 from api import open311
 from api.auth import Authenticator
@@ -22,6 +21,7 @@ from api.availability import install_unavailable_handlers, ping
 from api.callers import AuthenticationFailed, Gatekeeper
 from api.feed import router as feed_router
 from api.graphql.context import TequioContext
+from api.graphql.router import TequioGraphQLRouter
 from api.graphql.schema import build_schema
 from api.language import preferred_language
 from api.limits import install_limits
@@ -31,6 +31,7 @@ from api.runtime import ReadModels, Runtime
 from cases.clock import Clock, SystemClock
 from integrations.webhooks.config import WebhookConfig
 from integrations.webhooks.host import Webhooks
+from projections.positions import ProgressWatch
 from projections.runtime import ProjectionService
 from projections.runtime import status as projection_status
 from tequio.application import build_application, library_env
@@ -68,6 +69,8 @@ def create_app(
         pool = await asyncpg.create_pool(
             database.info.url(), min_size=1, max_size=settings.pool_size * 2
         )
+        progress = ProgressWatch(pool, database.info.url())
+        await progress.start()
         app.state.runtime = Runtime(
             settings=settings,
             database=database,
@@ -76,6 +79,7 @@ def create_app(
             clock=clock or SystemClock(),
             queries=ReadModels.on(pool),
             projections=projections,
+            progress=progress,
         )
         webhooks = await Webhooks.open(
             settings, pool, database.info.url(), config=webhook_config, dispatch=run_projections
@@ -86,6 +90,7 @@ def create_app(
             yield
         finally:
             await webhooks.close()
+            await progress.close()
             await pool.close()
             if projections is not None:
                 await to_thread.run_sync(projections.stop)
@@ -130,7 +135,7 @@ def create_app(
         )
 
     app.include_router(
-        GraphQLRouter(
+        TequioGraphQLRouter(
             build_schema(introspection=settings.introspection),
             context_getter=graphql_context,
             graphql_ide="graphiql" if settings.graphiql else None,

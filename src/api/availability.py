@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.errors import ApiError
+from api.http_errors import install_http_error_handlers
 from api.language import preferred_language
 
 log = logging.getLogger("tequio.api")
@@ -76,7 +77,8 @@ async def require_database(pool: asyncpg.Pool) -> None:
 
 def install_unavailable_handlers(app: FastAPI) -> None:
     """Outside GraphQL (the event feed, Open311, /metrics): HTTP 503 with ``Retry-After``
-    and the contract's error body, instead of a 500 or a dropped connection."""
+    and the contract's error body, instead of a 500 or a dropped connection; and typed
+    errors for the routing layer's refusals (:mod:`api.http_errors`)."""
 
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable in %s: %r", request.url.path, exc)
@@ -98,3 +100,6 @@ def install_unavailable_handlers(app: FastAPI) -> None:
 
     for error_class in _UNAVAILABLE:
         app.add_exception_handler(error_class, database_unavailable)
+    # The routing layer's refusals (404, 405) are typed too; installed here because
+    # create_app calls this for every error answer outside GraphQL.
+    install_http_error_handlers(app)

@@ -58,6 +58,23 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "{detail}",
         "es": "{detail}",
     },
+    "no_such_path": {
+        "en": "There is nothing at '{path}'.",
+        "es": "No hay nada en '{path}'.",
+    },
+    "method_not_allowed": {
+        "en": "{method} is not allowed on '{path}'; it takes {allowed}.",
+        "es": "{method} no se admite en '{path}'; admite {allowed}.",
+    },
+    "graphql_request": {
+        "en": "The GraphQL request cannot be run: {detail}.",
+        "es": "La solicitud GraphQL no puede ejecutarse: {detail}.",
+    },
+    "subscription_over_http": {
+        "en": "Subscriptions go over WebSocket (graphql-transport-ws), not a plain HTTP request.",
+        "es": "Las suscripciones van por WebSocket (graphql-transport-ws), no por una solicitud "
+        "HTTP simple.",
+    },
     "agency_staff_needs_agency": {
         "en": "An agency_staff token must name its agency.",
         "es": "Un token de personal de área debe indicar su área.",
@@ -171,6 +188,10 @@ API_MESSAGES: dict[str, dict[str, str]] = {
     "open311_format": {
         "en": "Unknown format '{format}': ask for .json or .xml.",
         "es": "Formato desconocido '{format}': solicite .json o .xml.",
+    },
+    "open311_method": {
+        "en": "Method {method} is not allowed here: use GET or POST.",
+        "es": "El método {method} no se admite aquí: use GET o POST.",
     },
     "open311_no_resource": {
         "en": "There is no Open311 resource at '{path}'.",

@@ -40,6 +40,7 @@ PARAMETERS = ("after", "limit", "type", "subject")
 BATCH_MEDIA_TYPE = "application/cloudevents-batch+json"
 STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_USER_INPUT": 400}
 SUBJECT = re.compile(rf"^({'|'.join(map(re.escape, SUBJECT_KINDS))})/(.+)$")
+SUBJECT_PATTERN = rf"^({'|'.join(SUBJECT_KINDS)})/{PUBLIC_ID.pattern[1:]}"
 KNOWN_TYPES = frozenset(EVENT_TYPES)
 FORMAT = JSONFormat()
 
@@ -68,10 +69,60 @@ OPENAPI_PARAMETERS = [
     {
         "name": "subject",
         "in": "query",
-        "schema": {"type": "array", "items": {"type": "string"}},
+        "schema": {"type": "array", "items": {"type": "string", "pattern": SUBJECT_PATTERN}},
         "description": "Only these aggregates, as '<kind>/<id>' (repeat it, or use commas).",
     },
 ]
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string"},
+    },
+}
+EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["specversion", "id", "source", "type"],
+    "properties": {"type": {"type": "string", "enum": list(EVENT_TYPES)}},
+}
+
+
+def _refusal(description: str) -> dict[str, object]:
+    return {
+        "description": f"{description} (RFC 9457 problem details, with the GraphQL code)",
+        "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+    }
+
+
+OPENAPI_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {
+        "description": "One page of events; the cursor of its last one; whether more follow.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["events", "cursor", "hasMore"],
+                    "properties": {
+                        "events": {"type": "array", "items": EVENT_SCHEMA},
+                        "cursor": {"type": "string"},
+                        "hasMore": {"type": "boolean"},
+                    },
+                }
+            },
+            BATCH_MEDIA_TYPE: {"schema": {"type": "array", "items": EVENT_SCHEMA}},
+        },
+    },
+    400: _refusal("BAD_USER_INPUT: a bad cursor, limit, type, subject or parameter"),
+    401: _refusal("UNAUTHENTICATED: no bearer token, or one that is not valid"),
+    403: _refusal("FORBIDDEN: the token's role may not read the feed"),
+    429: _refusal("RATE_LIMITED: over the rate limit; see Retry-After"),
+    503: _refusal("SERVICE_UNAVAILABLE: the feed is being rebuilt; see Retry-After"),
+}
 
 
 class FeedQuery:
@@ -149,6 +200,7 @@ def _next_link(request: Request, cursor: str) -> str:
     "/events",
     summary="The event feed: CloudEvents 1.0 in log order, after a cursor",
     response_class=Response,
+    responses=OPENAPI_RESPONSES,
     openapi_extra={"parameters": OPENAPI_PARAMETERS},
 )
 async def events(request: Request) -> Response:

@@ -13,6 +13,7 @@ from projections.commitments.queries import CommitmentQueries
 from projections.directory.queries import DirectoryQueries
 from projections.feed.queries import FeedQueries
 from projections.forums.queries import ForumQueries
+from projections.positions import ProgressWatch
 from projections.runtime import ProjectionService
 from projections.scorecards.queries import ScorecardQueries
 from projections.timelines.queries import TimelineQueries
@@ -52,3 +53,5 @@ class Runtime:
     clock: Clock
     queries: ReadModels
     projections: ProjectionService | None
+    # Read your own writes: waits for the read models to have a notification id.
+    progress: ProgressWatch

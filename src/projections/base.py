@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, ClassVar, TypeVar
@@ -65,6 +65,8 @@ class TequioView(PostgresTrackingRecorder):
         self.sql_create_statements.extend(Composed([SQL(statement)]) for statement in self.CREATE)
         self._batch: Cursor[DictRow] | None = None
         self._batch_tracking: Tracking | None = None
+        # In a pipelined batch: statements that must change one row, checked at its end.
+        self._deferred: list[tuple[Cursor[DictRow], str]] | None = None
 
     def create_table(self) -> None:
         self._mark_emptied_tracking_table()
@@ -115,23 +117,49 @@ class TequioView(PostgresTrackingRecorder):
             pass
 
     @contextmanager
-    def batch(self, last: Tracking | None = None) -> Iterator[None]:
+    def batch(
+        self, last: Tracking | None = None, *, pipelined: bool = False
+    ) -> Iterator[Cursor[DictRow]]:
         """Applies many events in one transaction and records one position at its end.
 
         The position is ``last`` when given (the batch's last notification, whether
         or not this view did anything with it), else the last one a handler tracked.
+
+        ``pipelined`` sends the statements without waiting for each answer (psycopg's
+        pipeline mode; a handler that fetches waits for what was sent before). An
+        error then surfaces at a later statement than the one that caused it, so a
+        caller that must name the failing event applies the batch again unpipelined.
         """
         with self.datastore.transaction(commit=True) as curs:
             self._batch = curs
             self._batch_tracking = None
+            self._deferred = [] if pipelined else None
             try:
-                yield
-                tracking = last or self._batch_tracking
-                if tracking is not None:
-                    self._insert_tracking(curs, tracking)
+                with curs.connection.pipeline() if pipelined else nullcontext():
+                    yield curs
+                    tracking = last or self._batch_tracking
+                    if tracking is not None:
+                        self._insert_tracking(curs, tracking)
+                for checked, missing in self._deferred or ():
+                    if checked.rowcount != 1:
+                        raise LookupError(missing)
             finally:
                 self._batch = None
                 self._batch_tracking = None
+                self._deferred = None
+
+    def execute_one(self, curs: Cursor[DictRow], query: str, params: Any, missing: str) -> None:
+        """Runs a statement that must change exactly one row (``LookupError(missing)``
+        if not). In a pipelined batch the count is checked when the batch ends, so the
+        statement does not wait for its answer."""
+        if self._deferred is None:
+            curs.execute(query, params)
+            if curs.rowcount != 1:
+                raise LookupError(missing)
+            return
+        checked = curs.connection.cursor()
+        checked.execute(query, params)
+        self._deferred.append((checked, missing))
 
 
 TView = TypeVar("TView", bound=TequioView)

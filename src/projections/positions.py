@@ -1,13 +1,19 @@
 """Read your own writes from async code: how far each projection has got, and waiting for it.
 
-Polls the projections' tracking tables through the API's asyncpg pool, so a
+Reads the projections' tracking tables through the API's asyncpg pool, so a
 mutation can wait for its notification id without blocking a thread.
+:class:`ProgressWatch` also listens to the runners' announcements
+(``PROGRESS_CHANNEL``, sent in each batch's transaction), so a waiting request
+wakes as soon as a read model has its write instead of polling the database; it
+still reads the tables now and then, and polls as before while it cannot listen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 import asyncpg
@@ -19,6 +25,13 @@ from projections.registry import PROJECTIONS, select, tracking_table
 APPLICATION_NAME = TequioApplication.name
 FIRST_INTERVAL = 0.002
 MAX_INTERVAL = 0.05
+# The runners announce ``<projection>:<position>`` here after each batch.
+PROGRESS_CHANNEL = "tequio_projection_progress"
+# While listening, how often a waiter still reads the tables (a missed announcement).
+LISTENING_RECHECK = 0.25
+RECONNECT_DELAY = 1.0
+
+log = logging.getLogger("tequio.projections")
 
 
 def _union(names: Sequence[str]) -> str:
@@ -82,3 +95,102 @@ async def wait_for(
             return False
         await asyncio.sleep(min(interval, remaining))
         interval = min(interval * 2, MAX_INTERVAL)
+
+
+def announcement(name: str, position: int) -> str:
+    return f"{name}:{position}"
+
+
+class ProgressWatch:
+    """Waits for read models to reach a notification id, woken by the runners.
+
+    ``start()`` opens one listening connection (kept open, reopened when it breaks);
+    ``wait_for`` is :func:`wait_for` without the polling while that connection is up.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
+        self._pool = pool
+        self._dsn = dsn
+        self._reached: dict[str, int] = {}
+        self._changed = asyncio.Event()
+        self._listening = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def listening(self) -> bool:
+        """Whether announcements can reach it now (else waiting polls the tables)."""
+        return self._listening
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="projection-progress")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def wait_for(
+        self,
+        notification_id: int | None,
+        timeout: float,  # noqa: ASYNC109 - the API's read-your-writes budget
+        names: Sequence[str] | None = None,
+    ) -> bool:
+        if notification_id is None:
+            return True
+        chosen = select(list(names) if names else None)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        interval = FIRST_INTERVAL
+        read = True
+        while True:
+            changed = self._changed
+            if read:
+                self._merge(await positions(self._pool, chosen))
+            if min(self._reached.get(name, 0) for name in chosen) >= notification_id:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            if self._listening:
+                try:
+                    await asyncio.wait_for(changed.wait(), min(LISTENING_RECHECK, remaining))
+                    read = False  # woken by an announcement: what it said is enough
+                except TimeoutError:
+                    read = True
+            else:
+                await asyncio.sleep(min(interval, remaining))
+                interval = min(interval * 2, MAX_INTERVAL)
+                read = True
+
+    def _merge(self, found: dict[str, int]) -> None:
+        for name, position in found.items():
+            if position > self._reached.get(name, 0):
+                self._reached[name] = position
+
+    def _heard(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
+        name, _, position = str(payload).partition(":")
+        with suppress(ValueError):
+            self._merge({name: int(position)})
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def _listen(self) -> None:
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                closed = asyncio.Event()
+                conn.add_termination_listener(lambda _conn, closed=closed: closed.set())
+                await conn.add_listener(PROGRESS_CHANNEL, self._heard)
+                self._listening = True
+                await closed.wait()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.debug("progress: cannot listen: %s", error)
+            finally:
+                self._listening = False
+                if conn is not None and not conn.is_closed():
+                    with suppress(Exception):
+                        await asyncio.wait_for(conn.close(), 1.0)
+            await asyncio.sleep(RECONNECT_DELAY)

@@ -48,6 +48,7 @@ from psycopg.rows import DictRow, dict_row
 
 from cases.application import TequioApplication
 from projections.base import ProjectionEventError, TequioProjection, TequioView
+from projections.positions import PROGRESS_CHANNEL, announcement
 from projections.registry import PROJECTIONS, select, tracking_table
 
 log = logging.getLogger("tequio.projections")
@@ -362,19 +363,29 @@ class _Supervisor:
             (app.mapper.to_domain_event(n), Tracking(APPLICATION_NAME, n.id)) for n in notifications
         ]
         try:
-            self._apply_events(view, projection, events)
-        except ProjectionEventError as error:
-            before = [e for e in events if e[1].notification_id < error.notification_id]
-            if before:
-                self._apply_events(view, projection, before)
-            raise
+            self._apply_events(view, projection, events, pipelined=True)
+        except Exception as pipelined_error:
+            # Unpipelined, the error names the event that caused it (or it was transient).
+            log.debug(
+                "projection %s: batch failed (%s); again, unpipelined", self.name, pipelined_error
+            )
+            try:
+                self._apply_events(view, projection, events, pipelined=False)
+            except ProjectionEventError as error:
+                before = [e for e in events if e[1].notification_id < error.notification_id]
+                if before:
+                    self._apply_events(view, projection, before, pipelined=False)
+                raise
 
     def _apply_events(
-        self, view: TequioView, projection: Any, events: Sequence[tuple[Any, Tracking]]
+        self,
+        view: TequioView,
+        projection: Any,
+        events: Sequence[tuple[Any, Tracking]],
+        *,
+        pipelined: bool,
     ) -> None:
-        with view.batch(events[-1][1]):
-            for domain_event, tracking in events:
-                projection.process_event(domain_event, tracking)
+        _apply_batch(view, projection, events, pipelined=pipelined, announce=self.name)
         self.position = events[-1][1].notification_id
 
     def _failed(self, error: Exception) -> None:
@@ -719,9 +730,11 @@ def rebuild(
                     for n in notifications
                 ]
                 for n in names:
-                    with views[n].batch(events[-1][1]):
-                        for domain_event, tracking in events:
-                            projections[n].process_event(domain_event, tracking)
+                    try:
+                        _apply_batch(views[n], projections[n], events, pipelined=True)
+                    except Exception:
+                        # Again, unpipelined: the error names the event that caused it.
+                        _apply_batch(views[n], projections[n], events, pipelined=False)
                 done += len(notifications)
                 last = notifications[-1].id
                 if progress:
@@ -733,3 +746,24 @@ def rebuild(
             with suppress(Exception):
                 view.datastore.close()
         app.close()
+
+
+def _apply_batch(
+    view: TequioView,
+    projection: TequioProjection[Any],
+    events: Sequence[tuple[Any, Tracking]],
+    *,
+    pipelined: bool,
+    announce: str | None = None,
+) -> None:
+    """One transaction: the batch's rows and its last position. With ``announce`` (the
+    projection's name), the position is also announced on ``PROGRESS_CHANNEL`` on
+    commit, which wakes the requests waiting for this read model."""
+    with view.batch(events[-1][1], pipelined=pipelined) as curs:
+        for domain_event, tracking in events:
+            projection.process_event(domain_event, tracking)
+        if announce is not None:
+            position = events[-1][1].notification_id
+            curs.execute(
+                "SELECT pg_notify(%s, %s)", (PROGRESS_CHANNEL, announcement(announce, position))
+            )

@@ -46,14 +46,20 @@ def kill_with_a_backlog(db: ConnectionInfo, worker: TequioProcess, timeout: floa
     return backlog
 
 
-def wait_for_new_events(db: ConnectionInfo, since: int, count: int, timeout: float = 30) -> int:
-    return int(
-        wait_until(
-            lambda: (top := head(db)) >= since + count and top,
-            timeout,
-            f"{count} events written while the worker is down",
-        )
+def wait_for_writes_while_down(
+    db: ConnectionInfo, ledger: Ledger, since: int, count: int, timeout: float = 30
+) -> int:
+    """Until ``count`` more events are written, or ``count`` more answers say PENDING
+    (written, not yet visible: a writer retries that same command until the worker is
+    back, so when the kill caught every writer just after a write, nothing new comes);
+    returns the head then, the backlog the restarted worker must process."""
+    pending = ledger.seen["code PENDING"]
+    wait_until(
+        lambda: head(db) >= since + count or ledger.seen["code PENDING"] >= pending + count,
+        timeout,
+        f"{count} events written or {count} PENDING answers while the worker is down",
     )
+    return head(db)
 
 
 def wait_processed(db: ConnectionInfo, upto: int, timeout: float = 60) -> None:
@@ -98,7 +104,10 @@ async def test_projection_worker_killed_mid_batch_and_restarted(procs: Processes
                 assert not worker.alive()
                 # The writers go on with no worker: commands are written, not yet visible.
                 down_at = await asyncio.to_thread(head, db)
-                backlog_to = await asyncio.to_thread(wait_for_new_events, db, down_at, 4)
+                backlog_to = await asyncio.to_thread(
+                    wait_for_writes_while_down, db, ledger, down_at, 4
+                )
+                assert backlog_to > min(positions(db).values())
                 worker.start()
                 await asyncio.to_thread(wait_processed, db, backlog_to)
             await workload.finish()

@@ -19,7 +19,6 @@ from api.errors import ApiError
 from api.runtime import Runtime
 from cases.application import CommandContext, CommandResult, TequioApplication
 from cases.clock import today
-from projections.positions import wait_for
 
 T = TypeVar("T")
 
@@ -108,8 +107,7 @@ class TequioContext(BaseContext):
             # same Idempotency-Key gets the first result if the command did commit.
             raise unavailable() from None
         if result.notification_id is not None:
-            visible = await wait_for(
-                self.runtime.pool,
+            visible = await self.runtime.progress.wait_for(
                 result.notification_id,
                 timeout=self.runtime.settings.read_your_writes_timeout,
             )

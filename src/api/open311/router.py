@@ -30,6 +30,7 @@ from api.callers import AuthenticationFailed, gatekeeper
 from api.errors import ApiError
 from api.language import preferred_language
 from api.limits import RateLimited
+from api.open311 import openapi as doc
 from api.open311.catalogue import (
     SERVICES,
     TERRITORY_ATTRIBUTE,
@@ -44,7 +45,6 @@ from cases.application import CommandContext
 from cases.errors import ForbiddenError, TequioError
 from cases.values import Theme
 from projections.cases.queries import OPEN_STATUSES
-from projections.positions import wait_for
 
 PREFIX = "/open311/v2"
 MAX_REQUESTS = 1000  # the spec's default cap on one answer
@@ -132,8 +132,13 @@ def public_read(call: Call, jurisdiction: str | None) -> None:
     check_jurisdiction(call, jurisdiction)
 
 
-@router.get("/discovery.{fmt}")
-async def get_discovery(request: Request, fmt: str) -> Response:
+@router.get(
+    "/discovery.{fmt}",
+    response_class=Response,
+    responses=doc.responses(doc.DISCOVERY_SCHEMA, 404),
+    openapi_extra=doc.parameters(jurisdiction=False),
+)
+async def get_discovery(request: Request, fmt: doc.Format) -> Response:
     async def produce(call: Call) -> tuple[str, Any]:
         public_read(call, None)
         base = call.request.url.replace(path=call.request.url.path.rsplit("/", 1)[0], query="")
@@ -143,8 +148,13 @@ async def get_discovery(request: Request, fmt: str) -> Response:
     return await answer(request, fmt, produce)
 
 
-@router.get("/services.{fmt}")
-async def get_services(request: Request, fmt: str) -> Response:
+@router.get(
+    "/services.{fmt}",
+    response_class=Response,
+    responses=doc.responses(doc.SERVICES_SCHEMA, 404),
+    openapi_extra=doc.parameters(),
+)
+async def get_services(request: Request, fmt: doc.Format) -> Response:
     async def produce(call: Call) -> tuple[str, Any]:
         public_read(call, request.query_params.get("jurisdiction_id"))
         return "services", [s.localized(call.language) for s in SERVICES.values()]
@@ -152,8 +162,15 @@ async def get_services(request: Request, fmt: str) -> Response:
     return await answer(request, fmt, produce)
 
 
-@router.get("/services/{code}.{fmt}")
-async def get_service_definition(request: Request, code: str, fmt: str) -> Response:
+@router.get(
+    "/services/{code}.{fmt}",
+    response_class=Response,
+    responses=doc.responses(doc.DEFINITION_SCHEMA, 404),
+    openapi_extra=doc.parameters(),
+)
+async def get_service_definition(
+    request: Request, code: doc.ServiceCode, fmt: doc.Format
+) -> Response:
     async def produce(call: Call) -> tuple[str, Any]:
         public_read(call, request.query_params.get("jurisdiction_id"))
         if code not in SERVICES:
@@ -164,8 +181,13 @@ async def get_service_definition(request: Request, code: str, fmt: str) -> Respo
     return await answer(request, fmt, produce)
 
 
-@router.get("/requests.{fmt}")
-async def get_requests(request: Request, fmt: str) -> Response:
+@router.get(
+    "/requests.{fmt}",
+    response_class=Response,
+    responses=doc.responses(doc.REQUESTS_SCHEMA, 400, 404, 405),
+    openapi_extra=doc.parameters(*doc.SEARCH),
+)
+async def get_requests(request: Request, fmt: doc.Format) -> Response:
     async def produce(call: Call) -> tuple[str, Any]:
         params = request.query_params
         public_read(call, params.get("jurisdiction_id"))
@@ -198,8 +220,13 @@ async def get_requests(request: Request, fmt: str) -> Response:
     return await answer(request, fmt, produce)
 
 
-@router.get("/requests/{request_id}.{fmt}")
-async def get_request(request: Request, request_id: str, fmt: str) -> Response:
+@router.get(
+    "/requests/{request_id}.{fmt}",
+    response_class=Response,
+    responses=doc.responses(doc.REQUESTS_SCHEMA, 404),
+    openapi_extra=doc.parameters(),
+)
+async def get_request(request: Request, request_id: doc.RequestId, fmt: doc.Format) -> Response:
     async def produce(call: Call) -> tuple[str, Any]:
         public_read(call, request.query_params.get("jurisdiction_id"))
         rows = await call.runtime.queries.cases.cases_by_ids(
@@ -212,8 +239,13 @@ async def get_request(request: Request, request_id: str, fmt: str) -> Response:
     return await answer(request, fmt, produce)
 
 
-@router.get("/tokens/{token}.{fmt}")
-async def get_token(request: Request, token: str, fmt: str) -> Response:
+@router.get(
+    "/tokens/{token}.{fmt}",
+    response_class=Response,
+    responses=doc.responses(doc.REQUESTS_SCHEMA, 404),
+    openapi_extra=doc.parameters(),
+)
+async def get_token(request: Request, token: doc.Token, fmt: doc.Format) -> Response:
     # Requests are created at once (type "realtime"), so a request's token is its id.
     async def produce(call: Call) -> tuple[str, Any]:
         public_read(call, request.query_params.get("jurisdiction_id"))
@@ -227,8 +259,13 @@ async def get_token(request: Request, token: str, fmt: str) -> Response:
     return await answer(request, fmt, produce)
 
 
-@router.post("/requests.{fmt}")
-async def post_request(request: Request, fmt: str) -> Response:
+@router.post(
+    "/requests.{fmt}",
+    response_class=Response,
+    responses=doc.responses(doc.REQUESTS_SCHEMA, 400, 403, 404, 405, 503),
+    openapi_extra=doc.POST_FORM,
+)
+async def post_request(request: Request, fmt: doc.Format) -> Response:
     async def produce(call: Call) -> tuple[str, Any]:
         fields = await _form(request)
         caller = await authenticate(call, fields)
@@ -236,6 +273,18 @@ async def post_request(request: Request, fmt: str) -> Response:
         return "service_requests", await create_request(call, caller, fields)
 
     return await answer(request, fmt, produce)
+
+
+OTHER_METHODS = ["DELETE", "HEAD", "OPTIONS", "PATCH", "PUT"]
+
+
+@router.api_route("/requests.{fmt}", methods=OTHER_METHODS, include_in_schema=False)
+async def requests_other_method(request: Request, fmt: str) -> Response:
+    """The one path with two methods: without this, Starlette would answer another method
+    with the first route's ``Allow: GET`` alone."""
+    language = open311_language(request)
+    error = ApiError("BAD_USER_INPUT", "open311_method", method=request.method[:20])
+    return errors(fmt, 405, error.message(language), headers={"Allow": "GET, POST"})
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST"], include_in_schema=False)
@@ -331,8 +380,8 @@ async def create_request(
     except TequioError as error:
         raise Refusal(400, error) from None
     # Read your own write: a GET right after this answer finds the request.
-    await wait_for(
-        runtime.pool, result.notification_id, timeout=runtime.settings.read_your_writes_timeout
+    await runtime.progress.wait_for(
+        result.notification_id, timeout=runtime.settings.read_your_writes_timeout
     )
     return [
         {

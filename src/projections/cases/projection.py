@@ -121,13 +121,13 @@ class CasesProjection(TequioProjection[CasesView]):
 
     def _update(self, e: Any, tracking: Tracking, statement: str, **params: Any) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(
+            self.view.execute_one(
+                curs,
                 statement,
                 {"uuid": e.originator_id, "version": e.originator_version, "at": e.timestamp}
                 | params,
+                f"case {e.originator_id} is not in the cases read model",
             )
-            if curs.rowcount != 1:
-                raise LookupError(f"case {e.originator_id} is not in the cases read model")
 
     @process_event.register(CASE_EVENT)
     def _other_case_event(self, e: Any, tracking: Tracking) -> None:

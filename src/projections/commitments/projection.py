@@ -129,13 +129,13 @@ class CommitmentsProjection(TequioProjection[CommitmentsView]):
 
     def _update(self, e: Any, tracking: Tracking, statement: str, **params: Any) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(
+            self.view.execute_one(
+                curs,
                 statement,
                 {"uuid": e.originator_id, "version": e.originator_version, "at": e.timestamp}
                 | params,
+                f"commitment {e.originator_id} is not on the board",
             )
-            if curs.rowcount != 1:
-                raise LookupError(f"commitment {e.originator_id} is not on the board")
 
     # -- what the board copies from other aggregates ------------------------------------
 

@@ -62,8 +62,18 @@ class FeedView(TequioView):
     )
 
 
+# Subjects kept in memory by a running projection before it starts over.
+SUBJECT_CACHE_SIZE = 100_000
+
+
 class FeedProjection(TequioProjection[FeedView]):
     name = "feed"
+
+    def __init__(self, view: FeedView) -> None:
+        super().__init__(view)
+        # uuid -> (municipality, public id, confidential): facts fixed at creation, so an
+        # entry stays true even if the batch that added it is rolled back and replayed.
+        self._subjects: dict[Any, tuple[str, str, bool]] = {}
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
@@ -83,6 +93,7 @@ class FeedProjection(TequioProjection[FeedView]):
                     " VALUES (%s, %s, %s, %s, %s)",
                     (e.originator_id, municipality, kind, public_id, confidential),
                 )
+                self._remember(e.originator_id, (municipality, public_id, confidential))
             else:
                 municipality, public_id, confidential = self._subject(curs, e)
             if confidential:
@@ -109,8 +120,10 @@ class FeedProjection(TequioProjection[FeedView]):
 
     # -- what may be published ----------------------------------------------------------
 
-    @staticmethod
-    def _subject(curs: Cursor[DictRow], e: Any) -> tuple[str, str, bool]:
+    def _subject(self, curs: Cursor[DictRow], e: Any) -> tuple[str, str, bool]:
+        known = self._subjects.get(e.originator_id)
+        if known is not None:
+            return known
         curs.execute(
             f"SELECT municipality, public_id, confidential FROM {SUBJECTS} WHERE uuid = %s",
             (e.originator_id,),
@@ -118,7 +131,14 @@ class FeedProjection(TequioProjection[FeedView]):
         row = curs.fetchone()
         if row is None:
             raise LookupError(f"{e.originator_id} is not in the feed (its creation was not seen)")
-        return row["municipality"], row["public_id"], row["confidential"]
+        subject = (row["municipality"], row["public_id"], row["confidential"])
+        self._remember(e.originator_id, subject)
+        return subject
+
+    def _remember(self, uuid: Any, subject: tuple[str, str, bool]) -> None:
+        if len(self._subjects) >= SUBJECT_CACHE_SIZE:
+            self._subjects.clear()
+        self._subjects[uuid] = subject
 
     def _is_confidential(self, curs: Cursor[DictRow], kind: str, e: Any) -> bool:
         if kind == "table":

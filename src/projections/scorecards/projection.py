@@ -112,9 +112,12 @@ class ScorecardsProjection(TequioProjection[ScorecardsView]):
 
     def _update(self, e: Any, tracking: Tracking, statement: str, **params: Any) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(statement, {"uuid": e.originator_id} | params)
-            if curs.rowcount != 1:
-                raise LookupError(f"commitment {e.originator_id} is not in the scorecards")
+            self.view.execute_one(
+                curs,
+                statement,
+                {"uuid": e.originator_id} | params,
+                f"commitment {e.originator_id} is not in the scorecards",
+            )
 
     @process_event.register(TERRITORY_ADDED)
     def _territory_added(self, e: Any, tracking: Tracking) -> None:

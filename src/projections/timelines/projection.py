@@ -90,9 +90,9 @@ class TimelinesProjection(TequioProjection[TimelinesView]):
             (e.originator_id, e.municipality, kind, e.public_id, case_id),
         )
 
-    @staticmethod
-    def _entry(curs: Cursor[DictRow], e: Any, tracking: Tracking) -> None:
-        curs.execute(
+    def _entry(self, curs: Cursor[DictRow], e: Any, tracking: Tracking) -> None:
+        self.view.execute_one(
+            curs,
             f"INSERT INTO {ENTRIES} (municipality, subject_kind, subject_id, case_id, position,"
             " at, type, actor, data)"
             " SELECT s.municipality, s.kind, s.id, s.case_id, %s, %s, %s, %s, %s"
@@ -105,6 +105,5 @@ class TimelinesProjection(TequioProjection[TimelinesView]):
                 _data(e),
                 e.originator_id,
             ),
+            f"{e.originator_id} has no timeline (its creation was not seen)",
         )
-        if curs.rowcount != 1:
-            raise LookupError(f"{e.originator_id} has no timeline (its creation was not seen)")

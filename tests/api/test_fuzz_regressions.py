@@ -1,0 +1,133 @@
+"""What the fuzz tests (tests/fuzz) found, each as the typed error a user now gets.
+
+- The routing layer's refusals (a path that does not exist, a method a path does not
+  take) were FastAPI's bare ``{"detail": ...}``; they are typed errors now, shaped for
+  their path, and a 405 names every method the path takes.
+- The OpenAPI schema documented neither the refusals nor the formats of /events and
+  Open311, nor the query strings and form they read by hand.
+- strawberry's transport refusals (not JSON, no query, ...) were ``text/plain``, and a
+  subscription sent as a plain HTTP POST was an ``INTERNAL_SERVER_ERROR``: see
+  ``api.graphql.router``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from graphql_client import GraphQLClient
+from strawberry.fastapi import BaseContext
+
+from api.app import create_app
+from tequio.settings import Settings
+
+
+def _problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == code and body["status"] == status, body
+    return body
+
+
+async def test_unknown_path_is_a_typed_not_found(api: GraphQLClient) -> None:
+    body = _problem(await api.http.get("/no/such/thing"), 404, "NOT_FOUND")
+    assert "/no/such/thing" in body["title"]
+
+
+async def test_unknown_method_is_a_typed_refusal_naming_the_allowed_ones(
+    api: GraphQLClient,
+) -> None:
+    response = await api.http.request("TRACE", "/events", headers={"Accept-Language": "es-MX"})
+    body = _problem(response, 405, "BAD_USER_INPUT")
+    assert response.headers["allow"] == "GET"
+    assert body["title"] == "TRACE no se admite en '/events'; admite GET."
+
+
+async def test_unknown_method_on_graphql_is_a_graphql_error(api: GraphQLClient) -> None:
+    response = await api.http.put("/graphql")
+    assert response.status_code == 405
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_open311_unknown_method_is_its_error_document_with_both_methods(
+    api: GraphQLClient,
+) -> None:
+    response = await api.http.request("OPTIONS", "/open311/v2/requests.xml")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<errors>')
+    assert "<code>405</code>" in response.text
+
+    response = await api.http.delete("/open311/v2/services.json")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.json()[0]["code"] == 405
+
+
+def test_openapi_documents_refusals_formats_and_parameters(settings: Settings) -> None:
+    paths = create_app(settings).openapi()["paths"]
+    feed = paths["/events"]["get"]["responses"]
+    assert {"200", "400", "401", "403", "429", "503"} <= set(feed)
+    assert set(feed["200"]["content"]) == {"application/json", "application/cloudevents-batch+json"}
+    assert set(feed["401"]["content"]) == {"application/problem+json"}
+
+    search = paths["/open311/v2/requests.{fmt}"]
+    assert {"200", "400", "404", "429"} <= set(search["get"]["responses"])
+    assert set(search["get"]["responses"]["404"]["content"]) == {"application/json", "text/xml"}
+    names = {p["name"] for p in search["get"]["parameters"]}
+    assert {"fmt", "service_code", "start_date", "end_date", "status", "jurisdiction_id"} <= names
+    form = search["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    assert {"service_code", "description"} <= set(form["schema"]["required"])
+    fmt = next(p for p in search["get"]["parameters"] if p["name"] == "fmt")
+    assert fmt["schema"]["enum"] == ["json", "xml"]
+
+
+class _Context(BaseContext):
+    def __init__(self, language: str) -> None:
+        super().__init__()
+        self.language = language
+
+
+@pytest.fixture
+def graphql_router(api: GraphQLClient) -> httpx.AsyncClient:
+    """The whole app (create_app): these refusals come before any resolver runs."""
+    return api.http
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "Unable to parse request body as JSON"),
+        (b"[1, 2]", "Batching is not enabled"),
+        (b'{"query": 5}', "must be a string or null"),
+        (b'{"query": "{ territories { id } }", "variables": 5}', "must be an object or null"),
+        (b"{}", "No GraphQL query found"),
+        (b'{"query": "query A { territories { id } }", "operationName": "B"}', "Unknown operation"),
+    ],
+)
+async def test_unreadable_graphql_request_is_a_typed_error(
+    graphql_router: httpx.AsyncClient, body: bytes, reason: str
+) -> None:
+    response = await graphql_router.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert reason in error["message"]
+
+
+async def test_subscription_over_plain_http_is_a_typed_error(
+    graphql_router: httpx.AsyncClient,
+) -> None:
+    response = await graphql_router.post(
+        "/graphql",
+        json={"query": "subscription { commitmentChanged { id } }"},
+        headers={"Accept-Language": "es-MX"},
+    )
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].startswith("Las suscripciones van por WebSocket")
