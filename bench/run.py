@@ -218,6 +218,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "plan": plan.__dict__,
         "server_env": _server_env(args),
+        "server_workers": args.server_workers,
         "idempotency_keys": not args.no_idempotency_keys,
     }
     f: dict[str, Any] = dict.fromkeys(FIGURE_KEYS)
@@ -272,7 +273,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # 3. Catch-up from zero ---------------------------------------------------------------
         say(f"[3/5] catch-up: the server's projection runners from zero over {head:,} events")
-        server = Server(url, RESULTS / "server-catch-up.log", extra_env=_server_env(args))
+        server = Server(
+            url,
+            RESULTS / "server-catch-up.log",
+            extra_env=_server_env(args),
+            workers=args.server_workers,
+        )
         try:
             startup = server.wait_ready(ready=False)
             profile = _profiled(args, "catch-up", server, min(plan.catch_up_budget, 60))
@@ -313,7 +319,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # 5. Load -------------------------------------------------------------------------------
         say("[5/5] load on tequio serve")
         world = _world_from_read_models(db, summary)
-        server = Server(url, RESULTS / "server-load.log", extra_env=_server_env(args))
+        server = Server(
+            url,
+            RESULTS / "server-load.log",
+            extra_env=_server_env(args),
+            workers=args.server_workers,
+        )
         try:
             server.wait_ready(ready=True)
             world.port = server.port
@@ -460,6 +471,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="an environment variable for the tequio serve processes (repeatable), "
         "e.g. TEQUIO_POOL_SIZE=10",
+    )
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="server processes (`tequio serve --workers N`) for the catch-up and load phases",
     )
     parser.add_argument("--database", default="tequio_bench", help="the bench's database name")
     parser.add_argument(

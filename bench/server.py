@@ -30,6 +30,16 @@ def _tequio_command() -> list[str]:
     return [sys.executable, "-m", "tequio.cli"]
 
 
+def children(pid: int) -> list[int]:
+    """Every descendant of ``pid`` (uvicorn's worker processes and their helpers)."""
+    try:
+        import psutil
+
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except Exception:
+        return []
+
+
 def memory_kb(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (peak resident set) of a process, from /proc (Linux)."""
     found: dict[str, int] = {}
@@ -61,6 +71,7 @@ class Server:
         *,
         extra_env: dict[str, str] | None = None,
         projections: bool = True,
+        workers: int = 1,
     ) -> None:
         self.port = free_port()
         self.host = "127.0.0.1"
@@ -80,6 +91,8 @@ class Server:
         command = [*_tequio_command(), "serve", "--host", self.host, "--port", str(self.port)]
         if not projections:
             command.append("--no-projections")
+        if workers > 1:
+            command += ["--workers", str(workers)]
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log: IO[bytes] = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.started_at = time.perf_counter()
@@ -95,9 +108,13 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
+    def pids(self) -> list[int]:
+        """The server and, with ``--workers``, the processes it started."""
+        return [self.pid, *children(self.pid)]
+
     def _sample(self) -> None:
         while not self._sampling.wait(0.25):
-            rss = memory_kb(self.pid).get("VmRSS", 0)
+            rss = sum(memory_kb(pid).get("VmRSS", 0) for pid in self.pids())
             self.peak_rss_sampled_kb = max(self.peak_rss_sampled_kb, rss)
 
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -127,10 +144,15 @@ class Server:
         raise TimeoutError(f"tequio serve not ready after {timeout:.0f} s; see {self.log_path}")
 
     def memory(self) -> dict[str, Any]:
-        found = memory_kb(self.pid)
+        """Summed over the server's processes; the peak is the sum of each one's peak
+        (an upper bound when they peak at different moments) or the sampled peak."""
+        found = [memory_kb(pid) for pid in self.pids()]
+        rss = sum(f.get("VmRSS", 0) for f in found)
+        peak = sum(f.get("VmHWM", 0) for f in found)
         return {
-            "rss_mb": round(found.get("VmRSS", 0) / 1024, 1),
-            "peak_rss_mb": round(max(found.get("VmHWM", 0), self.peak_rss_sampled_kb) / 1024, 1),
+            "processes": len(found),
+            "rss_mb": round(rss / 1024, 1),
+            "peak_rss_mb": round(max(peak, self.peak_rss_sampled_kb) / 1024, 1),
         }
 
     def stop(self, timeout: float = 30.0) -> int | None:

@@ -337,7 +337,8 @@ class _Supervisor:
                 start=self.position, limit=batch_size, inclusive_of_start=False
             )
             if notifications:
-                self._apply(app, view, projection, notifications)
+                with self.service.turn:
+                    self._apply(app, view, projection, notifications)
                 self._backoff = self.service.backoff_initial
             now = time.monotonic()
             if now >= next_beat:
@@ -509,6 +510,10 @@ class ProjectionService:
         self.runner_env[f"{APPLICATION_NAME.upper()}_CREATE_TABLE"] = "n"
         self.check_interval = check_interval
         self.batch_size = batch_size
+        # The runners apply their batches one at a time. Their work is Python between
+        # short waits on PostgreSQL; side by side, each wait hands the GIL to another
+        # runner and waiting to get it back costs more than the wait (a convoy).
+        self.turn = threading.Lock()
         self._stopping = threading.Event()
         self._listener: threading.Thread | None = None
         self.backoff_initial = backoff_initial

@@ -47,6 +47,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.database_url and "DATABASE_URL"
     ) or f"embedded PostgreSQL in {settings.data_dir}"
     print(f"Tequio: serving on http://{args.host}:{args.port} ({where})", file=sys.stderr)
+    if args.workers > 1:
+        return _serve_in_processes(args, settings)
     uvicorn.run(
         create_app(settings, run_projections=not args.no_projections),
         host=args.host,
@@ -55,6 +57,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
         lifespan="on",
     )
     return 0
+
+
+def _serve_in_processes(args: argparse.Namespace, settings: Settings) -> int:
+    """``--workers N``: N server processes on one port (uvicorn's), one PostgreSQL."""
+    import os
+
+    import uvicorn
+
+    from api.asgi import RUN_PROJECTIONS
+    from tequio.database import Database
+
+    database = Database.open(settings)  # the embedded server, once, for every process
+    try:
+        os.environ["DATABASE_URL"] = database.info.url()
+        os.environ[RUN_PROJECTIONS] = "0" if args.no_projections else "1"
+        uvicorn.run(
+            "api.asgi:app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=settings.log_level.lower(),
+            lifespan="on",
+        )
+    finally:
+        database.close()
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -97,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-projections",
         action="store_true",
         help="serve only the API; read models are kept by `tequio worker` processes",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes sharing the port (default 1); each projection runs in one",
     )
     serve.set_defaults(func=cmd_serve)
 
