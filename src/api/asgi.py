@@ -13,7 +13,7 @@ import os
 from fastapi import FastAPI
 
 from api.app import create_app
-from tequio.settings import Settings
+from tequio.settings import Settings, tune_interpreter
 
 # Set by ``tequio serve`` for the processes it starts: "0" with ``--no-projections``.
 RUN_PROJECTIONS = "TEQUIO_SERVE_PROJECTIONS"
@@ -22,4 +22,6 @@ RUN_PROJECTIONS = "TEQUIO_SERVE_PROJECTIONS"
 def app() -> FastAPI:
     """Every process may run the projections: each projection's advisory lock lets one
     process run it while the others stand by (so the runners spread over them)."""
-    return create_app(Settings(), run_projections=os.environ.get(RUN_PROJECTIONS, "1") != "0")
+    settings = Settings()
+    tune_interpreter(settings)
+    return create_app(settings, run_projections=os.environ.get(RUN_PROJECTIONS, "1") != "0")

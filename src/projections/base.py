@@ -13,7 +13,7 @@ reader can wait for any notification id on every view.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import date, datetime
 from enum import Enum
@@ -130,23 +130,41 @@ class TequioView(PostgresTrackingRecorder):
         error then surfaces at a later statement than the one that caused it, so a
         caller that must name the failing event applies the batch again unpipelined.
         """
+        deferred: list[tuple[Cursor[DictRow], str]] | None = [] if pipelined else None
         with self.datastore.transaction(commit=True) as curs:
-            self._batch = curs
+            with (
+                curs.connection.pipeline() if pipelined else nullcontext(),
+                self.joined(curs, last, deferred),
+            ):
+                yield curs
+            check_deferred(deferred)
+
+    @contextmanager
+    def joined(
+        self,
+        curs: Cursor[DictRow],
+        last: Tracking | None,
+        deferred: list[tuple[Cursor[DictRow], str]] | None,
+    ) -> Iterator[Cursor[DictRow]]:
+        """Applies events in a transaction opened by the caller (``batch``, or one
+        shared by several views), and writes this view's position at the end.
+
+        With ``deferred`` (a pipelined transaction), row counts that
+        :meth:`execute_one` must check are added to it, for :func:`check_deferred`
+        once the pipeline has its answers.
+        """
+        self._batch = curs
+        self._batch_tracking = None
+        self._deferred = deferred
+        try:
+            yield curs
+            tracking = last or self._batch_tracking
+            if tracking is not None:
+                self._insert_tracking(curs, tracking)
+        finally:
+            self._batch = None
             self._batch_tracking = None
-            self._deferred = [] if pipelined else None
-            try:
-                with curs.connection.pipeline() if pipelined else nullcontext():
-                    yield curs
-                    tracking = last or self._batch_tracking
-                    if tracking is not None:
-                        self._insert_tracking(curs, tracking)
-                for checked, missing in self._deferred or ():
-                    if checked.rowcount != 1:
-                        raise LookupError(missing)
-            finally:
-                self._batch = None
-                self._batch_tracking = None
-                self._deferred = None
+            self._deferred = None
 
     def execute_one(self, curs: Cursor[DictRow], query: str, params: Any, missing: str) -> None:
         """Runs a statement that must change exactly one row (``LookupError(missing)``
@@ -160,6 +178,13 @@ class TequioView(PostgresTrackingRecorder):
         checked = curs.connection.cursor()
         checked.execute(query, params)
         self._deferred.append((checked, missing))
+
+
+def check_deferred(deferred: Sequence[tuple[Cursor[DictRow], str]] | None) -> None:
+    """``LookupError`` for the first statement that did not change exactly one row."""
+    for checked, missing in deferred or ():
+        if checked.rowcount != 1:
+            raise LookupError(missing)
 
 
 TView = TypeVar("TView", bound=TequioView)

@@ -1,25 +1,26 @@
-"""Running the read models: supervised projection runners, their status, and rebuilds.
+"""Running the read models: the projections' thread, their status, and rebuilds.
 
-``ProjectionService`` runs each projection in a supervisor thread of its own that:
+``ProjectionService`` runs the projections of this process in one thread
+(ADR 0014). Each batch of events (up to ``batch_size``) is read once, decoded
+once and applied to every read model in one pipelined transaction, each with its
+tracking row (its position) and an announcement on ``PROGRESS_CHANNEL``: an
+event a read model ignores costs it no SQL. If that transaction fails, each read
+model applies the batch alone, so one that fails leaves the others' applied.
+For each projection (a ``_Runner``), the service:
 
-- reads the events after the view's position, up to ``batch_size`` at a time, and
-  applies each batch in one transaction that also records the batch's last
-  position (ADR 0014): an event a read model ignores costs it no SQL, and a
-  runner that is behind catches up in few transactions;
-- is woken by the service's one LISTEN connection when events are recorded, and
-  looks anyway every ``check_interval`` seconds (a lost wake-up, upstream issue
-  #305, only delays);
-- restarts, with exponential backoff (capped), when a handler fails, having
+- is woken by one LISTEN connection when events are recorded, and looks anyway
+  every ``check_interval`` seconds (a lost wake-up, upstream issue #305, only
+  delays);
+- retries, with exponential backoff (capped), when a handler fails, having
   applied the events before the failing one; it records the failure
   (``last_error`` names the notification id and event);
-- holds a PostgreSQL advisory lock for its projection, so two processes never
-  run the same projection at once (the second waits as a standby) and a rebuild
-  refuses to run while the projection is running anywhere;
+- holds a PostgreSQL advisory lock for the projection, so two processes never
+  run the same projection at once (the second stands by) and a rebuild refuses
+  to run while the projection is running anywhere;
 - writes a heartbeat row to ``projections_status`` so ``tequio projections
   status`` in another process can show errors and restarts.
 
-Every runner builds its own application and view, each with its own psycopg
-pool, so they are given small pools (``POSTGRES_POOL_SIZE=1``,
+Each view keeps its own small psycopg pool (``POSTGRES_POOL_SIZE=1``,
 ``POSTGRES_MAX_OVERFLOW=2``): the embedded server allows 100 connections.
 """
 
@@ -47,7 +48,7 @@ from psycopg import sql
 from psycopg.rows import DictRow, dict_row
 
 from cases.application import TequioApplication
-from projections.base import ProjectionEventError, TequioProjection, TequioView
+from projections.base import ProjectionEventError, TequioProjection, TequioView, check_deferred
 from projections.positions import PROGRESS_CHANNEL, announcement
 from projections.registry import PROJECTIONS, select, tracking_table
 
@@ -232,8 +233,9 @@ def _status_row(
 # -- supervision ----------------------------------------------------------------------------
 
 
-class _Supervisor:
-    """Keeps one projection's runner alive; one thread per projection."""
+class _Runner:
+    """One projection as the service runs it: its view, its lock, its position, its
+    errors. The service's one thread drives every runner it holds the lock for."""
 
     def __init__(
         self,
@@ -246,8 +248,8 @@ class _Supervisor:
         self.name = name
         self.projection_class = projection_class
         self.view_class = view_class
-        # Set by the service's listener when events are recorded.
-        self.wakeup = threading.Event()
+        self.view: TequioView | None = None
+        self.projection: TequioProjection[Any] | None = None
         self.running = False
         self.standby = False
         self.position = 0
@@ -257,24 +259,9 @@ class _Supervisor:
         self.error_count = 0
         self.restarts = 0
         self.first_attempt = threading.Event()
-        self._stopping = threading.Event()
+        self.retry_at = 0.0
         self._backoff = service.backoff_initial
         self._lock_conn: psycopg.Connection[DictRow] | None = None
-        self._thread = threading.Thread(target=self._run, name=f"projection-{name}", daemon=True)
-
-    # -- control (from the service's thread) --
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        self._stopping.set()
-        self.wakeup.set()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            log.warning("projection %s did not stop within %.0f s", self.name, timeout)
 
     def state(self) -> dict[str, Any]:
         return {
@@ -286,110 +273,68 @@ class _Supervisor:
             "restarts": self.restarts,
         }
 
-    # -- the supervisor thread --
+    # -- opening and closing the view --
 
-    def _run(self) -> None:
+    def try_open(self, now: float) -> None:
+        """Takes the lock and opens the view (tables made if missing), or stands by."""
         try:
-            while not self._stopping.is_set():
-                try:
-                    if not self._hold_lock():
-                        continue
-                    self._run_once()
-                except Exception as error:
-                    self._failed(error)
-                    self.first_attempt.set()
-                    self._stopping.wait(self._backoff)
-                    self._backoff = min(self._backoff * 2, self.service.backoff_cap)
-        finally:
-            self.running = False
-            self.first_attempt.set()
-            self._release_lock()
-
-    def _run_once(self) -> None:
-        env = self.service.runner_env
-        app = TequioApplication(env)
-        view: TequioView | None = None
-        try:
-            view = make_view(self.name, env)
-            projection = self.projection_class(view)
+            if not self._hold_lock():
+                self.retry_at = now + self.service.check_interval
+                return
+            view = make_view(self.name, self.service.runner_env)
+            self.view, self.projection = view, self.projection_class(view)
             self.position = view.max_tracking_id(APPLICATION_NAME) or 0
             self.running = True
-            self.first_attempt.set()
-            self._follow(app, view, projection)
+        except Exception as error:
+            self.failed(error, now)
         finally:
-            self.running = False
-            app.close()
-            if view is not None:
-                with suppress(Exception):
-                    view.datastore.close()
+            self.first_attempt.set()
 
-    def _follow(self, app: TequioApplication, view: TequioView, projection: Any) -> None:
-        """Applies every new event, a batch at a time, until asked to stop.
+    def close(self) -> None:
+        self.running = False
+        view, self.view, self.projection = self.view, None, None
+        if view is not None:
+            with suppress(Exception):
+                view.datastore.close()
 
-        Woken by the service's LISTEN connection; it also looks for new events every
-        ``check_interval`` seconds, so a lost notification delays, never stalls.
-        """
-        batch_size = self.service.batch_size
-        next_beat = 0.0
-        while not self._stopping.is_set():
-            self.wakeup.clear()
-            notifications = app.recorder.select_notifications(
-                start=self.position, limit=batch_size, inclusive_of_start=False
-            )
-            if notifications:
-                with self.service.turn:
-                    self._apply(app, view, projection, notifications)
-                self._backoff = self.service.backoff_initial
-            now = time.monotonic()
-            if now >= next_beat:
-                self.head = app.recorder.max_notification_id() or 0
-                self._heartbeat()
-                next_beat = now + self.service.check_interval
-            if len(notifications) < batch_size:
-                self.wakeup.wait(self.service.check_interval)
+    def stop(self) -> None:
+        self.close()
+        self._release_lock()
 
-    def _apply(
-        self,
-        app: TequioApplication,
-        view: TequioView,
-        projection: Any,
-        notifications: Sequence[Notification],
-    ) -> None:
-        """One transaction for the batch: its rows and its last position, or nothing.
+    # -- applying events --
 
-        When a handler fails, the events before the failing one are applied again on
-        their own, so the projection stops just before the event that fails.
-        """
-        events = [
-            (app.mapper.to_domain_event(n), Tracking(APPLICATION_NAME, n.id)) for n in notifications
-        ]
+    def pending(self, events: Sequence[tuple[Any, Tracking]]) -> list[tuple[Any, Tracking]]:
+        return [e for e in events if e[1].notification_id > self.position]
+
+    def apply_alone(self, events: Sequence[tuple[Any, Tracking]]) -> None:
+        """The batch in a transaction of its own. When a handler fails, the events
+        before the failing one are applied on their own and the error is raised, so
+        the projection stops just before the event it cannot apply."""
+        view, projection = self.view, self.projection
+        assert view is not None and projection is not None
         try:
-            self._apply_events(view, projection, events, pipelined=True)
+            _apply_batch(view, projection, events, pipelined=True, announce=self.name)
         except Exception as pipelined_error:
             # Unpipelined, the error names the event that caused it (or it was transient).
-            log.debug(
-                "projection %s: batch failed (%s); again, unpipelined", self.name, pipelined_error
-            )
+            log.debug("projection %s: batch failed (%s); again", self.name, pipelined_error)
             try:
-                self._apply_events(view, projection, events, pipelined=False)
+                _apply_batch(view, projection, events, pipelined=False, announce=self.name)
             except ProjectionEventError as error:
                 before = [e for e in events if e[1].notification_id < error.notification_id]
                 if before:
-                    self._apply_events(view, projection, before, pipelined=False)
+                    _apply_batch(view, projection, before, pipelined=False, announce=self.name)
+                    self.position = before[-1][1].notification_id
                 raise
+        self.applied(events)
 
-    def _apply_events(
-        self,
-        view: TequioView,
-        projection: Any,
-        events: Sequence[tuple[Any, Tracking]],
-        *,
-        pipelined: bool,
-    ) -> None:
-        _apply_batch(view, projection, events, pipelined=pipelined, announce=self.name)
+    def applied(self, events: Sequence[tuple[Any, Tracking]]) -> None:
         self.position = events[-1][1].notification_id
+        self._backoff = self.service.backoff_initial
 
-    def _failed(self, error: Exception) -> None:
+    # -- failures --
+
+    def failed(self, error: Exception, now: float) -> None:
+        """Records the failure, closes the view and retries after a (growing) pause."""
         self.error_count += 1
         self.restarts += 1
         self.last_error = str(error)
@@ -411,13 +356,16 @@ class _Supervisor:
                 self._backoff,
                 exc_info=error,
             )
+        self.close()
+        self.retry_at = now + self._backoff
+        self._backoff = min(self._backoff * 2, self.service.backoff_cap)
         with suppress(Exception):
-            self._heartbeat()
+            self.heartbeat()
 
     # -- the advisory lock and the status row --
 
     def _hold_lock(self) -> bool:
-        """True once this process holds the projection's lock; False to retry later."""
+        """True once this process holds the projection's lock; False: standing by."""
         if self._lock_conn is not None and not self._lock_conn.closed:
             return True
         conn = connect(self.service.env)
@@ -431,8 +379,6 @@ class _Supervisor:
         if not self.standby:
             log.warning("projection %s runs in another process: standing by", self.name)
         self.standby = True
-        self.first_attempt.set()
-        self._stopping.wait(self.service.check_interval)
         return False
 
     def _release_lock(self) -> None:
@@ -440,11 +386,11 @@ class _Supervisor:
         if conn is None:
             return
         with suppress(Exception):
-            self._heartbeat(conn)
+            self.heartbeat(conn)
         with suppress(Exception):
             conn.close()
 
-    def _heartbeat(self, conn: psycopg.Connection[DictRow] | None = None) -> None:
+    def heartbeat(self, conn: psycopg.Connection[DictRow] | None = None) -> None:
         conn = conn or self._lock_conn
         if conn is None:
             return
@@ -461,7 +407,7 @@ class _Supervisor:
                 (
                     self.name,
                     _owner(),
-                    self.running and not self._stopping.is_set(),
+                    self.running and not self.service.stopping,
                     self.position,
                     self.head,
                     self.last_error,
@@ -471,11 +417,12 @@ class _Supervisor:
                 ),
             )
         except psycopg.Error:
-            # The lock went with the connection: give the runner up and start over.
+            # The lock went with the connection: give the view up and start over.
             with suppress(Exception):
                 conn.close()
             if conn is self._lock_conn:
                 self._lock_conn = None
+                self.close()
             raise
 
 
@@ -510,17 +457,20 @@ class ProjectionService:
         self.runner_env[f"{APPLICATION_NAME.upper()}_CREATE_TABLE"] = "n"
         self.check_interval = check_interval
         self.batch_size = batch_size
-        # The runners apply their batches one at a time. Their work is Python between
-        # short waits on PostgreSQL; side by side, each wait hands the GIL to another
-        # runner and waiting to get it back costs more than the wait (a convoy).
-        self.turn = threading.Lock()
-        self._stopping = threading.Event()
-        self._listener: threading.Thread | None = None
         self.backoff_initial = backoff_initial
         self.backoff_cap = backoff_cap
-        self._supervisors: dict[str, _Supervisor] = {}
+        self._stopping = threading.Event()
+        # Set by the listener when events are recorded (and by stop()).
+        self._wakeup = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
+        self._runners: dict[str, _Runner] = {}
         self._monitor: _Monitor | None = None
         self._started = False
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     def start(self, timeout: float = 30.0) -> None:
         if self._started:
@@ -529,57 +479,134 @@ class ProjectionService:
         # runners' applications never race to create them.
         self._monitor = _retry(lambda: _Monitor(pooled_env(self.env, 1, 1)))
         self._started = True
-        self._supervisors = {
-            name: _Supervisor(self, name, *PROJECTIONS[name]) for name in self.names
-        }
+        self._runners = {name: _Runner(self, name, *PROJECTIONS[name]) for name in self.names}
         self._stopping.clear()
         channel = self._monitor.channel()
         self._listener = threading.Thread(
             target=self._listen, args=(channel,), name="projections-listen", daemon=True
         )
         self._listener.start()
-        for supervisor in self._supervisors.values():
-            supervisor.start()
+        self._thread = threading.Thread(target=self._run, name="projections", daemon=True)
+        self._thread.start()
         deadline = time.monotonic() + timeout
-        for supervisor in self._supervisors.values():
-            supervisor.first_attempt.wait(max(0.0, deadline - time.monotonic()))
+        for runner in self._runners.values():
+            runner.first_attempt.wait(max(0.0, deadline - time.monotonic()))
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stopping.set()
-        for supervisor in self._supervisors.values():
-            supervisor.request_stop()
+        self._wakeup.set()
         deadline = time.monotonic() + timeout
-        for supervisor in self._supervisors.values():
-            supervisor.join(max(0.1, deadline - time.monotonic()))
-        if self._listener is not None:
-            self._listener.join(max(0.1, deadline - time.monotonic()))
-            self._listener = None
+        for thread in (self._thread, self._listener):
+            if thread is not None:
+                thread.join(max(0.1, deadline - time.monotonic()))
+                if thread.is_alive():
+                    log.warning("%s did not stop within %.0f s", thread.name, timeout)
+        self._thread = self._listener = None
         if self._monitor is not None:
             self._monitor.close()
             self._monitor = None
         self._started = False
 
-    def _listen(self, channel: str) -> None:
-        """Wakes every runner when the event store notifies its channel.
+    # -- the projections' thread --
 
-        One connection for all the runners. When it breaks, the runners still look
-        for events every ``check_interval`` seconds until it is back.
+    def _run(self) -> None:
+        """Reads each batch of events once, decodes it once and applies it to every
+        read model this process runs, in one transaction (ADR 0014)."""
+        runners = list(self._runners.values())
+        app: TequioApplication | None = None
+        next_beat = 0.0
+        try:
+            while not self._stopping.is_set():
+                self._wakeup.clear()
+                now = time.monotonic()
+                for runner in runners:
+                    if runner.view is None and now >= runner.retry_at:
+                        runner.try_open(now)
+                active = [r for r in runners if r.view is not None]
+                got = 0
+                try:
+                    if active:
+                        app = app or TequioApplication(self.runner_env)
+                        got = self._step(app, active)
+                    if now >= next_beat:
+                        self._beat(app, runners)
+                        next_beat = now + self.check_interval
+                except Exception as error:
+                    # Reading the log failed (PostgreSQL down?): every runner starts over.
+                    for runner in active:
+                        runner.failed(error, time.monotonic())
+                    if app is not None:
+                        with suppress(Exception):
+                            app.close()
+                        app = None
+                if got < self.batch_size:
+                    self._wakeup.wait(self._pause(runners))
+        finally:
+            for runner in runners:
+                runner.stop()
+                runner.first_attempt.set()
+            if app is not None:
+                with suppress(Exception):
+                    app.close()
+
+    def _pause(self, runners: Sequence[_Runner]) -> float:
+        """Until the next look: the check interval, or sooner if a runner retries."""
+        now = time.monotonic()
+        waiting = [r.retry_at - now for r in runners if r.view is None and r.retry_at > now]
+        return max(0.0, min([self.check_interval, *waiting]))
+
+    def _step(self, app: TequioApplication, active: Sequence[_Runner]) -> int:
+        start = min(r.position for r in active)
+        notifications = app.recorder.select_notifications(
+            start=start, limit=self.batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            return 0
+        events = [
+            (app.mapper.to_domain_event(n), Tracking(APPLICATION_NAME, n.id)) for n in notifications
+        ]
+        todo = [(r, pending) for r in active if (pending := r.pending(events))]
+        try:
+            _apply_together(todo)
+            for runner, pending in todo:
+                runner.applied(pending)
+        except Exception as error:
+            # One at a time: a read model that fails leaves the others' batches applied.
+            log.debug("projections: the joint batch failed (%s); one at a time", error)
+            for runner, pending in todo:
+                try:
+                    runner.apply_alone(pending)
+                except Exception as failure:
+                    runner.failed(failure, time.monotonic())
+        return len(notifications)
+
+    def _beat(self, app: TequioApplication | None, runners: Sequence[_Runner]) -> None:
+        head = (app.recorder.max_notification_id() or 0) if app is not None else None
+        for runner in runners:
+            if head is not None:
+                runner.head = head
+            try:
+                runner.heartbeat()
+            except psycopg.Error as error:
+                log.warning("projection %s lost its lock connection: %s", runner.name, error)
+
+    def _listen(self, channel: str) -> None:
+        """Wakes the projections' thread when the event store notifies its channel.
+
+        When this connection breaks, the thread still looks for events every
+        ``check_interval`` seconds until it is back.
         """
         while not self._stopping.is_set():
             try:
                 with connect(self.env) as conn:
                     conn.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(channel)))
-                    self._wake()  # what was recorded while nobody listened
+                    self._wakeup.set()  # what was recorded while nobody listened
                     while not self._stopping.is_set():
                         for _ in conn.notifies(timeout=0.1, stop_after=1):
-                            self._wake()
+                            self._wakeup.set()
             except Exception as error:
                 log.debug("projections: listening on %s failed: %s", channel, error)
                 self._stopping.wait(self.check_interval)
-
-    def _wake(self) -> None:
-        for supervisor in self._supervisors.values():
-            supervisor.wakeup.set()
 
     def __enter__(self) -> ProjectionService:
         self.start()
@@ -602,13 +629,13 @@ class ProjectionService:
             except Exception as error:
                 log.warning("projection status: cannot read positions: %s", error)
         for name in self.names:
-            supervisor = self._supervisors.get(name)
+            runner = self._runners.get(name)
             position = positions.get(name, 0)
             lag: tuple[int, float | None] = (max(0, head - position), None)
             if monitor is not None and name in positions:
                 with suppress(Exception):
                     lag = monitor.lag(position, head)
-            state = supervisor.state() if supervisor else {}
+            state = runner.state() if runner else {}
             rows.append(_status_row(name, position, head, lag, **state))
         return rows
 
@@ -768,7 +795,29 @@ def _apply_batch(
         for domain_event, tracking in events:
             projection.process_event(domain_event, tracking)
         if announce is not None:
-            position = events[-1][1].notification_id
-            curs.execute(
-                "SELECT pg_notify(%s, %s)", (PROGRESS_CHANNEL, announcement(announce, position))
-            )
+            _announce(curs, announce, events[-1][1].notification_id)
+
+
+def _apply_together(todo: Sequence[tuple[_Runner, Sequence[tuple[Any, Tracking]]]]) -> None:
+    """Every read model's part of a batch in one pipelined transaction, each with its
+    own tracking row and announcement."""
+    if not todo:
+        return
+    first = todo[0][0].view
+    assert first is not None
+    deferred: list[tuple[Any, str]] = []
+    with first.datastore.transaction(commit=True) as curs:
+        with curs.connection.pipeline():
+            for runner, events in todo:
+                view, projection = runner.view, runner.projection
+                assert view is not None and projection is not None
+                with view.joined(curs, events[-1][1], deferred):
+                    for domain_event, tracking in events:
+                        projection.process_event(domain_event, tracking)
+                _announce(curs, runner.name, events[-1][1].notification_id)
+        check_deferred(deferred)
+
+
+def _announce(curs: Any, name: str, position: int) -> None:
+    """Delivered on commit: wakes the requests waiting for this read model."""
+    curs.execute("SELECT pg_notify(%s, %s)", (PROGRESS_CHANNEL, announcement(name, position)))

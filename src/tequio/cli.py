@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from tequio.database import ConnectionInfo, DatabaseUnavailable, check_reachable
-from tequio.settings import Settings
+from tequio.settings import Settings, tune_interpreter
 
 
 class BadConfiguration(Exception):
@@ -40,6 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     settings = _settings()
+    tune_interpreter(settings)
     if settings.database_url:
         # Said once, plainly, before the server starts (not as a lifespan traceback).
         check_reachable(ConnectionInfo.from_url(settings.database_url))

@@ -23,7 +23,7 @@ from projections.registry import PROJECTIONS, select
 from projections.runtime import ProjectionBusy, ProjectionService, rebuild, status
 from tequio.application import library_env
 from tequio.database import Database, DatabaseUnavailable
-from tequio.settings import Settings
+from tequio.settings import Settings, tune_interpreter
 
 BAR_WIDTH = 10
 
@@ -69,6 +69,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         if opened is None:
             return 2
         settings, db = opened
+        tune_interpreter(settings)
         service = ProjectionService(_env(settings, db), names)
         webhooks = None if args.no_webhooks else background_webhooks(settings, db.info.url())
         stopping = threading.Event()

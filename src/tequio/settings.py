@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import sys
 from base64 import b64decode
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -46,6 +47,10 @@ class Settings(BaseSettings):
     cipher_key: SecretStr | None = Field(default=None, alias="TEQUIO_CIPHER_KEY")
     pool_size: int = Field(default=5, alias="TEQUIO_POOL_SIZE", ge=1, le=100)
     log_level: str = Field(default="INFO", alias="TEQUIO_LOG_LEVEL")
+    # How long a Python thread may hold the GIL while others wait (Python's default
+    # is 5 ms). Tequio's threads mostly wait on PostgreSQL; short turns let one come
+    # back from its wait sooner (ADR 0015, docs/performance.md).
+    switch_interval_ms: float = Field(default=0.5, alias="TEQUIO_SWITCH_INTERVAL_MS", gt=0, le=100)
 
     # Tokens from an identity provider (OIDC): see docs/security-authentication.md.
     oidc_jwks_url: str | None = Field(default=None, alias="TEQUIO_OIDC_JWKS_URL")
@@ -188,3 +193,8 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+
+def tune_interpreter(settings: Settings) -> None:
+    """Process-wide settings of the interpreter, for the server and worker commands."""
+    sys.setswitchinterval(settings.switch_interval_ms / 1000)

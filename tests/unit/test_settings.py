@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 
 import pytest
 from pydantic import ValidationError
 
 from tequio.cli import main
-from tequio.settings import DEVELOPMENT_SECRET, Settings
+from tequio.settings import DEVELOPMENT_SECRET, Settings, tune_interpreter
 
 STRONG_SECRET = "s" * 32
 AES_256 = base64.b64encode(bytes(range(32))).decode()
@@ -186,3 +187,26 @@ def test_the_schema_prints_whatever_the_environment(
     monkeypatch.setenv("TEQUIO_ENV", "production")
     assert main(["schema"]) == 0
     assert "type Query {" in capsys.readouterr().out
+
+
+def test_server_threads_take_short_gil_turns_by_default_and_it_can_be_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = sys.getswitchinterval()
+    try:
+        tune_interpreter(Settings())
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+        monkeypatch.setenv("TEQUIO_SWITCH_INTERVAL_MS", "5")
+        tune_interpreter(Settings())
+        assert sys.getswitchinterval() == pytest.approx(0.005)
+    finally:
+        sys.setswitchinterval(before)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1000", "fast"])
+def test_a_switch_interval_out_of_range_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("TEQUIO_SWITCH_INTERVAL_MS", value)
+    with pytest.raises(ValidationError, match="TEQUIO_SWITCH_INTERVAL_MS"):
+        Settings()
