@@ -176,3 +176,48 @@ async def test_responsible_agency_staff_outside_the_cabinet_cannot_change_it(
         token=world.secretary,
     )
     assert version["commitment"] == {"version": 1, "progress": 0}
+
+
+CASE_TIMELINE = "query($case: ID!) { case(id: $case) { timeline { type summary } } }"
+
+
+async def routings(
+    world: World, case_id: str, token: str | None, language: str = "en"
+) -> list[str]:
+    response = await world.api.post(
+        CASE_TIMELINE, {"case": case_id}, token=token, language=language
+    )
+    body = response.json()
+    assert response.status_code == 200 and not body.get("errors"), body
+    return [e["summary"] for e in body["data"]["case"]["timeline"] if e["type"] == "Routed"]
+
+
+async def test_case_timeline_counts_only_the_tables_the_reader_may_see(
+    world: World, dark_street: dict[str, Any]
+) -> None:
+    case_id = dark_street["case"]
+    assert await routings(world, case_id, token=None) == ["Routed to 1 table"]
+    assert await routings(world, case_id, token=None, language="es-MX") == ["Turnado a 1 mesa"]
+    assert await routings(world, case_id, token=world.other_cabinet_member) == ["Routed to 1 table"]
+    for token in (world.cabinet_member, world.coordinator):
+        assert await routings(world, case_id, token=token) == ["Routed to 2 tables"]
+
+
+async def test_a_routing_only_to_a_hidden_cabinet_leaves_no_trace_in_the_timeline(
+    world: World,
+) -> None:
+    case = await world.raise_case("Asaltos en la parada del Metro", theme="SAFETY")
+    case = (
+        await world.api.run(
+            TRIAGE,
+            {"id": case["id"], "v": case["version"], "theme": "SAFETY", "priority": "URGENT"},
+            token=world.coordinator,
+        )
+    )["triageCase"]
+    await world.api.run(
+        ROUTE,
+        {"id": case["id"], "v": case["version"], "tables": [CABINET]},
+        token=world.coordinator,
+    )
+    assert await routings(world, case["id"], token=None) == []
+    assert await routings(world, case["id"], token=world.cabinet_member) == ["Routed to 1 table"]

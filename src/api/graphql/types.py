@@ -187,7 +187,7 @@ class TimelineEntry:
     actor: str | None
 
 
-def _timeline(info: Info, rows: list[Row]) -> list[TimelineEntry]:
+async def _timeline(info: Info, rows: list[Row]) -> list[TimelineEntry]:
     show_actor = policy.may_see_actors(info.context.caller)
     language = info.context.language
     return [
@@ -197,8 +197,36 @@ def _timeline(info: Info, rows: list[Row]) -> list[TimelineEntry]:
             summary=summarize(r["type"], r["data"], language),
             actor=r["actor"] if show_actor else None,
         )
-        for r in rows
+        for r in await _without_hidden_tables(info, rows)
     ]
+
+
+async def _without_hidden_tables(info: Info, rows: list[Row]) -> list[Row]:
+    """A routing names its tables; the security cabinets the caller may not see are
+    left out (a routing only to such cabinets is left out whole), so "routed to 2
+    tables" does not reveal a cabinet the case's own ``tables`` field hides."""
+    named = sorted(
+        {t for r in rows if r["type"] == "Routed" for t in (r["data"] or {}).get("table_ids", [])}
+    )
+    if not named:
+        return rows
+    found = await info.context.tables.load_many(named)
+    hidden = {
+        t["id"]
+        for t in found
+        if t and not policy.may_see_table(info.context.caller, t["kind"], t["id"])
+    }
+    if not hidden:
+        return rows
+    visible = []
+    for r in rows:
+        if r["type"] == "Routed":
+            table_ids = [t for t in r["data"].get("table_ids", []) if t not in hidden]
+            if not table_ids:
+                continue
+            r = {**r, "data": {**r["data"], "table_ids": table_ids}}
+        visible.append(r)
+    return visible
 
 
 @strawberry.type
@@ -291,7 +319,7 @@ class Case:
 
     @strawberry.field
     async def timeline(self, info: Info) -> list[TimelineEntry]:
-        return _timeline(info, await info.context.case_timelines.load(str(self.id)))
+        return await _timeline(info, await info.context.case_timelines.load(str(self.id)))
 
     @strawberry.field(
         description="Personal data: coordinators only, and every read is recorded. "
@@ -415,7 +443,7 @@ class Commitment:
 
     @strawberry.field
     async def timeline(self, info: Info) -> list[TimelineEntry]:
-        return _timeline(info, await info.context.commitment_timelines.load(str(self.id)))
+        return await _timeline(info, await info.context.commitment_timelines.load(str(self.id)))
 
 
 @strawberry.type
