@@ -147,7 +147,9 @@ class ProgressWatch:
         while True:
             changed = self._changed
             if read:
-                self._merge(await positions(self._pool, chosen))
+                # The tables are the truth: after a rebuild they are behind what was
+                # announced before it, and an older announcement must not count.
+                self._reached.update(await positions(self._pool, chosen))
             if min(self._reached.get(name, 0) for name in chosen) >= notification_id:
                 return True
             remaining = deadline - loop.time()

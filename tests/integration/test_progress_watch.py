@@ -84,9 +84,11 @@ async def test_the_runners_announcements_wake_a_waiting_request(
 async def test_a_wait_for_one_read_model_ignores_the_others(
     pool: asyncpg.Pool, watch: ProgressWatch
 ) -> None:
+    waiting = asyncio.create_task(watch.wait_for(7, timeout=5, names=["commitments"]))
+    await asyncio.sleep(0.05)
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_notify($1, $2)", PROGRESS_CHANNEL, "commitments:7")
-    assert await watch.wait_for(7, timeout=5, names=["commitments"])
+    assert await waiting
     assert not await watch.wait_for(7, timeout=0.3)
 
 
@@ -121,3 +123,17 @@ async def test_a_wait_gives_up_at_its_timeout(
 ) -> None:
     build_directory(app, ctx)  # no read model runs
     assert not await watch.wait_for(app.recorder.max_notification_id(), timeout=0.3)
+
+
+async def test_what_was_announced_before_a_rebuild_does_not_count_after_it(
+    pool: asyncpg.Pool, watch: ProgressWatch
+) -> None:
+    waiting = asyncio.create_task(watch.wait_for(50, timeout=5))
+    await asyncio.sleep(0.05)
+    async with pool.acquire() as conn:
+        for name in PROJECTIONS:
+            await conn.execute("SELECT pg_notify($1, $2)", PROGRESS_CHANNEL, f"{name}:50")
+    assert await waiting
+    # The read models are rebuilt from zero (no tracking rows): a new wait reads the
+    # tables first and is not satisfied by the old announcements.
+    assert not await watch.wait_for(50, timeout=0.3)

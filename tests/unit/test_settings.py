@@ -210,3 +210,13 @@ def test_a_switch_interval_out_of_range_is_refused(
     monkeypatch.setenv("TEQUIO_SWITCH_INTERVAL_MS", value)
     with pytest.raises(ValidationError, match="TEQUIO_SWITCH_INTERVAL_MS"):
         Settings()
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_serve_refuses_a_number_of_server_processes_below_one(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--workers", value])
+    assert stopped.value.code == 2
+    assert "--workers" in capsys.readouterr().err
