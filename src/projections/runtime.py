@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
 from eventsourcing.persistence import (
@@ -48,7 +48,13 @@ from psycopg import sql
 from psycopg.rows import DictRow, dict_row
 
 from cases.application import TequioApplication
-from projections.base import ProjectionEventError, TequioProjection, TequioView, check_deferred
+from projections.base import (
+    Deferred,
+    ProjectionEventError,
+    TequioProjection,
+    TequioView,
+    check_deferred,
+)
 from projections.positions import PROGRESS_CHANNEL, announcement
 from projections.registry import PROJECTIONS, select, tracking_table
 
@@ -305,6 +311,10 @@ class _Runner:
 
     def pending(self, events: Sequence[tuple[Any, Tracking]]) -> list[tuple[Any, Tracking]]:
         return [e for e in events if e[1].notification_id > self.position]
+
+    def part(self, events: Sequence[tuple[Any, Tracking]]) -> _Part:
+        assert self.view is not None and self.projection is not None
+        return _Part(self.name, self.view, self.projection, events)
 
     def apply_alone(self, events: Sequence[tuple[Any, Tracking]]) -> None:
         """The batch in a transaction of its own. When a handler fails, the events
@@ -567,7 +577,7 @@ class ProjectionService:
         ]
         todo = [(r, pending) for r in active if (pending := r.pending(events))]
         try:
-            _apply_together(todo)
+            _apply_together([r.part(pending) for r, pending in todo])
             for runner, pending in todo:
                 runner.applied(pending)
         except Exception as error:
@@ -719,12 +729,14 @@ def rebuild(
     """Drops the projection's tables (all projections when ``name`` is None) and its
     tracking table, recreates them and replays every event from the event store.
 
-    Events are read once, in batches, and each batch is applied to each view in one
-    transaction together with its tracking position. Run it with the projection
+    Events are read once, in batches, and each batch is applied to every view in one
+    pipelined transaction, each view with its tracking position (if that fails, each
+    view alone, unpipelined, so the error names the event). Run it with the projection
     stopped: ``ProjectionBusy`` if it runs anywhere. Returns the number of events.
     """
     names = select([name] if name else None)
     small = pooled_env(env, 1, 1)
+    small["POSTGRES_PRE_PING"] = "n"  # one connection, used back to back
     app = TequioApplication(small)
     views: dict[str, TequioView] = {}
     try:
@@ -761,11 +773,14 @@ def rebuild(
                     (app.mapper.to_domain_event(n), Tracking(APPLICATION_NAME, n.id))
                     for n in notifications
                 ]
-                for n in names:
-                    try:
-                        _apply_batch(views[n], projections[n], events, pipelined=True)
-                    except Exception:
-                        # Again, unpipelined: the error names the event that caused it.
+                try:
+                    _apply_together(
+                        [_Part(n, views[n], projections[n], events) for n in names],
+                        announce=False,
+                    )
+                except Exception:
+                    # Each alone, unpipelined: the error names the view and the event.
+                    for n in names:
                         _apply_batch(views[n], projections[n], events, pipelined=False)
                 done += len(notifications)
                 last = notifications[-1].id
@@ -798,23 +813,29 @@ def _apply_batch(
             _announce(curs, announce, events[-1][1].notification_id)
 
 
-def _apply_together(todo: Sequence[tuple[_Runner, Sequence[tuple[Any, Tracking]]]]) -> None:
+class _Part(NamedTuple):
+    """One read model's part of a batch: the events it applies."""
+
+    name: str
+    view: TequioView
+    projection: TequioProjection[Any]
+    events: Sequence[tuple[Any, Tracking]]
+
+
+def _apply_together(parts: Sequence[_Part], *, announce: bool = True) -> None:
     """Every read model's part of a batch in one pipelined transaction, each with its
-    own tracking row and announcement."""
-    if not todo:
+    own tracking row (and, with ``announce``, its announcement)."""
+    if not parts:
         return
-    first = todo[0][0].view
-    assert first is not None
-    deferred: list[tuple[Any, str]] = []
-    with first.datastore.transaction(commit=True) as curs:
+    deferred: list[Deferred] = []
+    with parts[0].view.datastore.transaction(commit=True) as curs:
         with curs.connection.pipeline():
-            for runner, events in todo:
-                view, projection = runner.view, runner.projection
-                assert view is not None and projection is not None
-                with view.joined(curs, events[-1][1], deferred):
-                    for domain_event, tracking in events:
-                        projection.process_event(domain_event, tracking)
-                _announce(curs, runner.name, events[-1][1].notification_id)
+            for part in parts:
+                with part.view.joined(curs, part.events[-1][1], deferred):
+                    for domain_event, tracking in part.events:
+                        part.projection.process_event(domain_event, tracking)
+                if announce:
+                    _announce(curs, part.name, part.events[-1][1].notification_id)
         check_deferred(deferred)
 
 

@@ -19,6 +19,7 @@ from cases.commitment import Commitment
 from cases.forums import Table
 from cases.ids import aggregate_id
 from cases.values import GovernmentLevel
+from projections.feed import projection as feed_projection
 from projections.feed.queries import FeedQueries, decode_position
 from projections.feed.types import EVENT_TYPES, PUBLISHED
 from projections.runtime import ProjectionService, rebuild
@@ -200,3 +201,22 @@ async def test_a_rebuilt_feed_is_identical(
 
     assert rebuild(env_for(db), "feed") == app.recorder.max_notification_id()
     assert await read_all(feed, limit=1000) == live
+
+
+async def test_a_feed_rebuilt_with_little_memory_is_identical(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With room for only a few facts in memory, the feed reads the rest back from its
+    tables in the middle of a batch, after the batch's queued writes are sent."""
+    build_week(app, ctx)
+    rebuild(env_for(db), "feed")
+    feed = FeedQueries(pool)
+    plenty = await read_all(feed, limit=1000)
+
+    monkeypatch.setattr(feed_projection, "SUBJECT_CACHE_SIZE", 3)
+    assert rebuild(env_for(db), "feed") == app.recorder.max_notification_id()
+    assert await read_all(feed, limit=1000) == plenty

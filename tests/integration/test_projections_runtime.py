@@ -60,23 +60,32 @@ def gate_at(view_class: type[TequioView], notification_id: int) -> Iterator[thre
     """Holds ``view_class``'s handler at one notification until the returned event is set."""
     reached = threading.Event()
     release = threading.Event()
-    original = view_class.tracked
+    original, original_skip = view_class.tracked, view_class.skip
 
-    @contextmanager
-    def gated(self: TequioView, tracking: Tracking) -> Iterator[Any]:
+    def hold(tracking: Tracking) -> None:
         if tracking.notification_id == notification_id:
             reached.set()
             release.wait(10)
+
+    @contextmanager
+    def gated(self: TequioView, tracking: Tracking) -> Iterator[Any]:
+        hold(tracking)
         with original(self, tracking) as curs:
             yield curs
 
-    view_class.tracked = gated  # type: ignore[method-assign]
+    def gated_skip(self: TequioView, tracking: Tracking) -> None:
+        hold(tracking)
+        original_skip(self, tracking)
+
+    view_class.tracked = gated  # type: ignore[method-assign,assignment]
+    view_class.skip = gated_skip  # type: ignore[method-assign]
     try:
         yield reached
         release.set()
     finally:
         release.set()
         view_class.tracked = original  # type: ignore[method-assign]
+        view_class.skip = original_skip  # type: ignore[method-assign]
 
 
 async def test_restart_mid_stream_is_exactly_once_and_equals_a_rebuild(
@@ -250,16 +259,24 @@ def test_a_failing_event_stops_its_projection_just_before_it(
     build_directory(app, ctx)
     end = head(app)
     poison = end - 2
-    original = CommitmentsView.tracked
+    original, original_skip = CommitmentsView.tracked, CommitmentsView.skip
+
+    def check(tracking: Tracking) -> None:
+        if tracking.notification_id == poison:
+            raise RuntimeError("cannot apply this one")
 
     @contextmanager
     def broken(self: TequioView, tracking: Tracking) -> Iterator[Any]:
-        if tracking.notification_id == poison:
-            raise RuntimeError("cannot apply this one")
+        check(tracking)
         with original(self, tracking) as curs:
             yield curs
 
+    def broken_skip(self: TequioView, tracking: Tracking) -> None:
+        check(tracking)
+        original_skip(self, tracking)
+
     monkeypatch.setattr(CommitmentsView, "tracked", broken)
+    monkeypatch.setattr(CommitmentsView, "skip", broken_skip)
     service = ProjectionService(
         env_for(db), ["commitments", "cases"], check_interval=0.1, backoff_initial=0.05
     )

@@ -121,12 +121,13 @@ class CasesProjection(TequioProjection[CasesView]):
 
     def _update(self, e: Any, tracking: Tracking, statement: str, **params: Any) -> None:
         with self.view.tracked(tracking) as curs:
-            self.view.execute_one(
+            self.view.write(
                 curs,
+                CASES,
                 statement,
                 {"uuid": e.originator_id, "version": e.originator_version, "at": e.timestamp}
                 | params,
-                f"case {e.originator_id} is not in the cases read model",
+                missing=f"case {e.originator_id} is not in the cases read model",
             )
 
     @process_event.register(CASE_EVENT)
@@ -147,7 +148,9 @@ class CasesProjection(TequioProjection[CasesView]):
     def _raised(self, e: Any, tracking: Tracking) -> None:
         # Not ``e.reporter``: personal data stays in the (encrypted) event only.
         with self.view.tracked(tracking) as curs:
-            curs.execute(
+            self.view.write(
+                curs,
+                CASES,
                 f"INSERT INTO {CASES} (municipality, id, uuid, version, title, description,"
                 " theme, priority, status, territory_id, assembly_id, external_id,"
                 " raised_at, updated_at, lat, long, address)"

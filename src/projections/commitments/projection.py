@@ -45,6 +45,8 @@ CANCELLED = event_class(Commitment, "Cancelled")
 
 class CommitmentsView(TequioView):
     TABLES = (COMMITMENTS, TABLE_KINDS, CASE_TERRITORIES, TERRITORIES)
+    # A commitment is made with its table's kind and its case's territory.
+    WRITE_ORDER = (TABLE_KINDS, CASE_TERRITORIES, TERRITORIES, COMMITMENTS)
     CREATE = (
         f"CREATE TABLE IF NOT EXISTS {COMMITMENTS} ("
         " municipality text NOT NULL, id text NOT NULL, uuid uuid NOT NULL UNIQUE,"
@@ -129,12 +131,13 @@ class CommitmentsProjection(TequioProjection[CommitmentsView]):
 
     def _update(self, e: Any, tracking: Tracking, statement: str, **params: Any) -> None:
         with self.view.tracked(tracking) as curs:
-            self.view.execute_one(
+            self.view.write(
                 curs,
+                COMMITMENTS,
                 statement,
                 {"uuid": e.originator_id, "version": e.originator_version, "at": e.timestamp}
                 | params,
-                f"commitment {e.originator_id} is not on the board",
+                missing=f"commitment {e.originator_id} is not on the board",
             )
 
     # -- what the board copies from other aggregates ------------------------------------
@@ -152,7 +155,9 @@ class CommitmentsProjection(TequioProjection[CommitmentsView]):
     @process_event.register(TABLE_CREATED)
     def _table_created(self, e: Any, tracking: Tracking) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(
+            self.view.write(
+                curs,
+                TABLE_KINDS,
                 f"INSERT INTO {TABLE_KINDS} (municipality, id, kind) VALUES (%s, %s, %s)",
                 (e.municipality, e.public_id, enum_value(e.kind)),
             )
@@ -160,7 +165,9 @@ class CommitmentsProjection(TequioProjection[CommitmentsView]):
     @process_event.register(CASE_RAISED)
     def _case_raised(self, e: Any, tracking: Tracking) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(
+            self.view.write(
+                curs,
+                CASE_TERRITORIES,
                 f"INSERT INTO {CASE_TERRITORIES} (municipality, id, territory_id)"
                 " VALUES (%s, %s, %s)",
                 (e.municipality, e.public_id, e.territory_id),
@@ -171,7 +178,9 @@ class CommitmentsProjection(TequioProjection[CommitmentsView]):
     @process_event.register(MADE)
     def _made(self, e: Any, tracking: Tracking) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(
+            self.view.write(
+                curs,
+                COMMITMENTS,
                 MAKE,
                 {
                     "municipality": e.municipality,

@@ -62,7 +62,7 @@ class FeedView(TequioView):
     )
 
 
-# Subjects kept in memory by a running projection before it starts over.
+# Facts kept in memory by a running projection (each map) before it starts over.
 SUBJECT_CACHE_SIZE = 100_000
 
 
@@ -71,9 +71,16 @@ class FeedProjection(TequioProjection[FeedView]):
 
     def __init__(self, view: FeedView) -> None:
         super().__init__(view)
-        # uuid -> (municipality, public id, confidential): facts fixed at creation, so an
-        # entry stays true even if the batch that added it is rolled back and replayed.
+        # Facts fixed when they are first recorded, so an entry stays true even if the
+        # batch that added it is rolled back and replayed; a fact not in memory is read
+        # from the view's tables (and then kept, found or not: what is recorded later
+        # comes through this projection and is kept then).
+        # uuid -> (municipality, public id, confidential)
         self._subjects: dict[Any, tuple[str, str, bool]] = {}
+        # (municipality, kind, public id) -> confidential (None: never recorded)
+        self._confidential: dict[tuple[str, str, str], bool | None] = {}
+        # (municipality, session id) -> the session was a cabinet's
+        self._cabinet_sessions: dict[tuple[str, str], bool] = {}
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
@@ -88,23 +95,31 @@ class FeedProjection(TequioProjection[FeedView]):
             if created:
                 municipality, public_id = e.municipality, e.public_id
                 confidential = self._is_confidential(curs, kind, e)
-                curs.execute(
+                self.view.write(
+                    curs,
+                    SUBJECTS,
                     f"INSERT INTO {SUBJECTS} (uuid, municipality, kind, public_id, confidential)"
                     " VALUES (%s, %s, %s, %s, %s)",
                     (e.originator_id, municipality, kind, public_id, confidential),
                 )
-                self._remember(e.originator_id, (municipality, public_id, confidential))
+                self._remember(e.originator_id, (municipality, public_id, confidential), kind)
             else:
                 municipality, public_id, confidential = self._subject(curs, e)
+            if event_name == "SessionHeld":
+                self._keep(self._cabinet_sessions, (municipality, e.session_id), confidential)
             if confidential:
                 if event_name == "SessionHeld":  # commitments of this session are the cabinet's
-                    curs.execute(
+                    self.view.write(
+                        curs,
+                        CABINET_SESSIONS,
                         f"INSERT INTO {CABINET_SESSIONS} (municipality, id) VALUES (%s, %s)",
                         (municipality, e.session_id),
                     )
                 return
             data = self._data(curs, municipality, event_name, e)
-            curs.execute(
+            self.view.write(
+                curs,
+                EVENTS,
                 f"INSERT INTO {EVENTS} (position, municipality, id, type, subject, time, data)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (
@@ -125,20 +140,26 @@ class FeedProjection(TequioProjection[FeedView]):
         if known is not None:
             return known
         curs.execute(
-            f"SELECT municipality, public_id, confidential FROM {SUBJECTS} WHERE uuid = %s",
+            f"SELECT municipality, kind, public_id, confidential FROM {SUBJECTS} WHERE uuid = %s",
             (e.originator_id,),
         )
         row = curs.fetchone()
         if row is None:
             raise LookupError(f"{e.originator_id} is not in the feed (its creation was not seen)")
         subject = (row["municipality"], row["public_id"], row["confidential"])
-        self._remember(e.originator_id, subject)
+        self._remember(e.originator_id, subject, row["kind"])
         return subject
 
-    def _remember(self, uuid: Any, subject: tuple[str, str, bool]) -> None:
-        if len(self._subjects) >= SUBJECT_CACHE_SIZE:
-            self._subjects.clear()
-        self._subjects[uuid] = subject
+    def _remember(self, uuid: Any, subject: tuple[str, str, bool], kind: str) -> None:
+        self._keep(self._subjects, uuid, subject)
+        municipality, public_id, confidential = subject
+        self._keep(self._confidential, (municipality, kind, public_id), confidential)
+
+    @staticmethod
+    def _keep(facts: dict[Any, Any], key: Any, value: Any) -> None:
+        if len(facts) >= SUBJECT_CACHE_SIZE:
+            facts.clear()
+        facts[key] = value
 
     def _is_confidential(self, curs: Cursor[DictRow], kind: str, e: Any) -> bool:
         if kind == "table":
@@ -147,22 +168,44 @@ class FeedProjection(TequioProjection[FeedView]):
             if e.table_id is not None and self._cabinets(curs, e.municipality, [e.table_id]):
                 return True
             if e.session_id is not None:
-                curs.execute(
-                    f"SELECT 1 FROM {CABINET_SESSIONS} WHERE municipality = %s AND id = %s",
-                    (e.municipality, e.session_id),
-                )
-                return curs.fetchone() is not None
+                return self._cabinet_session(curs, e.municipality, e.session_id)
         return False
 
-    @staticmethod
-    def _cabinets(curs: Cursor[DictRow], municipality: str, table_ids: list[str]) -> set[str]:
+    def _cabinet_session(self, curs: Cursor[DictRow], municipality: str, session_id: str) -> bool:
+        known = self._cabinet_sessions.get((municipality, session_id))
+        if known is None:
+            curs.execute(
+                f"SELECT 1 FROM {CABINET_SESSIONS} WHERE municipality = %s AND id = %s",
+                (municipality, session_id),
+            )
+            known = curs.fetchone() is not None
+            self._keep(self._cabinet_sessions, (municipality, session_id), known)
+        return known
+
+    def _confidentiality(
+        self, curs: Cursor[DictRow], municipality: str, kind: str, public_ids: list[str]
+    ) -> dict[str, bool | None]:
+        """Whether each of ``public_ids`` (of ``kind``) is confidential; None if the feed
+        has not seen it."""
+        answer = {i: self._confidential.get((municipality, kind, i)) for i in public_ids}
+        unknown = [i for i in public_ids if (municipality, kind, i) not in self._confidential]
+        if unknown:
+            curs.execute(
+                f"SELECT public_id, confidential FROM {SUBJECTS}"
+                " WHERE municipality = %s AND kind = %s AND public_id = any(%s)",
+                (municipality, kind, unknown),
+            )
+            found = {row["public_id"]: row["confidential"] for row in curs.fetchall()}
+            for public_id in unknown:
+                # The answer, not the memory: keeping one fact may forget the others.
+                answer[public_id] = found.get(public_id)
+                self._keep(self._confidential, (municipality, kind, public_id), answer[public_id])
+        return answer
+
+    def _cabinets(self, curs: Cursor[DictRow], municipality: str, table_ids: list[str]) -> set[str]:
         """Those of ``table_ids`` that are security cabinets."""
-        curs.execute(
-            f"SELECT public_id FROM {SUBJECTS} WHERE municipality = %s AND kind = 'table'"
-            " AND confidential AND public_id = any(%s)",
-            (municipality, table_ids),
-        )
-        return {row["public_id"] for row in curs.fetchall()}
+        found = self._confidentiality(curs, municipality, "table", table_ids)
+        return {table_id for table_id, confidential in found.items() if confidential}
 
     def _data(
         self, curs: Cursor[DictRow], municipality: str, event_name: str, e: Any
@@ -174,12 +217,8 @@ class FeedProjection(TequioProjection[FeedView]):
             hidden = self._cabinets(curs, municipality, list(data["table_ids"]))
             data["table_ids"] = [t for t in data["table_ids"] if t not in hidden]
         elif event_name == "AttentionStarted":
-            curs.execute(
-                f"SELECT confidential FROM {SUBJECTS}"
-                " WHERE municipality = %s AND kind = 'commitment' AND public_id = %s",
-                (municipality, data["commitment_id"]),
-            )
-            row = curs.fetchone()
-            if row is None or row["confidential"]:
+            commitment = data["commitment_id"]
+            found = self._confidentiality(curs, municipality, "commitment", [commitment])
+            if found[commitment] is not False:  # a cabinet's, or not published
                 del data["commitment_id"]
         return data

@@ -56,6 +56,8 @@ CANCELLED = event_class(Commitment, "Cancelled")
 
 class ScorecardsView(TequioView):
     TABLES = (COMMITMENTS, TABLE_KINDS, CASE_TERRITORIES, TERRITORIES)
+    # A commitment is made with its table's kind and its case's territory.
+    WRITE_ORDER = (TABLE_KINDS, CASE_TERRITORIES, TERRITORIES, COMMITMENTS)
     CREATE = (
         f"CREATE TABLE IF NOT EXISTS {COMMITMENTS} ("
         " municipality text NOT NULL, id text NOT NULL, uuid uuid NOT NULL UNIQUE,"
@@ -112,11 +114,12 @@ class ScorecardsProjection(TequioProjection[ScorecardsView]):
 
     def _update(self, e: Any, tracking: Tracking, statement: str, **params: Any) -> None:
         with self.view.tracked(tracking) as curs:
-            self.view.execute_one(
+            self.view.write(
                 curs,
+                COMMITMENTS,
                 statement,
                 {"uuid": e.originator_id} | params,
-                f"commitment {e.originator_id} is not in the scorecards",
+                missing=f"commitment {e.originator_id} is not in the scorecards",
             )
 
     @process_event.register(TERRITORY_ADDED)
@@ -132,7 +135,9 @@ class ScorecardsProjection(TequioProjection[ScorecardsView]):
     @process_event.register(TABLE_CREATED)
     def _table_created(self, e: Any, tracking: Tracking) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(
+            self.view.write(
+                curs,
+                TABLE_KINDS,
                 f"INSERT INTO {TABLE_KINDS} (municipality, id, kind) VALUES (%s, %s, %s)",
                 (e.municipality, e.public_id, enum_value(e.kind)),
             )
@@ -140,7 +145,9 @@ class ScorecardsProjection(TequioProjection[ScorecardsView]):
     @process_event.register(CASE_RAISED)
     def _case_raised(self, e: Any, tracking: Tracking) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(
+            self.view.write(
+                curs,
+                CASE_TERRITORIES,
                 f"INSERT INTO {CASE_TERRITORIES} (municipality, id, territory_id)"
                 " VALUES (%s, %s, %s)",
                 (e.municipality, e.public_id, e.territory_id),
@@ -149,7 +156,9 @@ class ScorecardsProjection(TequioProjection[ScorecardsView]):
     @process_event.register(MADE)
     def _made(self, e: Any, tracking: Tracking) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(
+            self.view.write(
+                curs,
+                COMMITMENTS,
                 MAKE,
                 {
                     "municipality": e.municipality,

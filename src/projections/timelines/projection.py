@@ -32,6 +32,8 @@ NOT_DATA = frozenset({"public_id", "actor"})
 
 class TimelinesView(TequioView):
     TABLES = (ENTRIES, SUBJECTS)
+    # An entry is written with its subject's kind and ids.
+    WRITE_ORDER = (SUBJECTS, ENTRIES)
     CREATE = (
         f"CREATE TABLE IF NOT EXISTS {ENTRIES} ("
         " municipality text NOT NULL, subject_kind text NOT NULL, subject_id text NOT NULL,"
@@ -82,17 +84,19 @@ class TimelinesProjection(TequioProjection[TimelinesView]):
         with self.view.tracked(tracking) as curs:
             self._entry(curs, e, tracking)
 
-    @staticmethod
-    def _subject(curs: Cursor[DictRow], e: Any, kind: str, case_id: str) -> None:
-        curs.execute(
+    def _subject(self, curs: Cursor[DictRow], e: Any, kind: str, case_id: str) -> None:
+        self.view.write(
+            curs,
+            SUBJECTS,
             f"INSERT INTO {SUBJECTS} (uuid, municipality, kind, id, case_id)"
             " VALUES (%s, %s, %s, %s, %s)",
             (e.originator_id, e.municipality, kind, e.public_id, case_id),
         )
 
     def _entry(self, curs: Cursor[DictRow], e: Any, tracking: Tracking) -> None:
-        self.view.execute_one(
+        self.view.write(
             curs,
+            ENTRIES,
             f"INSERT INTO {ENTRIES} (municipality, subject_kind, subject_id, case_id, position,"
             " at, type, actor, data)"
             " SELECT s.municipality, s.kind, s.id, s.case_id, %s, %s, %s, %s, %s"
@@ -105,5 +109,5 @@ class TimelinesProjection(TequioProjection[TimelinesView]):
                 _data(e),
                 e.originator_id,
             ),
-            f"{e.originator_id} has no timeline (its creation was not seen)",
+            missing=f"{e.originator_id} has no timeline (its creation was not seen)",
         )
