@@ -55,6 +55,24 @@ class ProjectionEventError(RuntimeError):
             f"({event_type}): {type(error).__name__}: {error}"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Across processes (a parallel rebuild) the cause travels as its text.
+        return (_event_error, (str(self), self.projection, self.notification_id, self.event_type))
+
+
+def _event_error(
+    message: str, projection: str, notification_id: int, event_type: str
+) -> ProjectionEventError:
+    error = ProjectionEventError.__new__(ProjectionEventError)
+    RuntimeError.__init__(error, message)
+    error.projection, error.notification_id, error.event_type = (
+        projection,
+        notification_id,
+        event_type,
+    )
+    error.error = RuntimeError(message)
+    return error
+
 
 class TequioView(PostgresTrackingRecorder):
     """Read-model tables plus the tracking table, created together, written together."""

@@ -177,6 +177,45 @@ async def test_rebuild_from_zero_gives_identical_results(
     }
 
 
+async def test_a_rebuild_in_two_processes_equals_one_in_one(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    pool: asyncpg.Pool,
+    services: list[ProjectionService],
+) -> None:
+    week = build_week(app, ctx)
+    assert rebuild(env_for(db), processes=1) == head(app)
+    alone = await snapshot(pool, week)
+    feed = await pool.fetch("SELECT * FROM feed_events ORDER BY position")
+
+    calls: list[tuple[int, int]] = []
+    events = rebuild(env_for(db), progress=lambda d, t: calls.append((d, t)), processes=2)
+    assert events == head(app)
+    assert calls[-1] == (head(app), head(app))
+    assert await snapshot(pool, week) == alone
+    assert await pool.fetch("SELECT * FROM feed_events ORDER BY position") == feed
+    assert all(s["position"] == head(app) for s in runtime.status(env_for(db)))
+
+    # Refused before anything is dropped while one of the projections runs.
+    service = fast_service(db, ["feed"])
+    services.append(service)
+    service.start()
+    assert service.wait(head(app), timeout=10)
+    with pytest.raises(ProjectionBusy, match="feed"):
+        rebuild(env_for(db), processes=2)
+    assert await snapshot(pool, week) == alone
+
+
+def test_rebuild_groups_spread_the_replay_cost() -> None:
+    groups = runtime.rebuild_groups(list(PROJECTIONS), 2)
+    assert sorted(n for group in groups for n in group) == sorted(PROJECTIONS)
+    costs = [sum(runtime.REBUILD_COST[n] for n in group) for group in groups]
+    assert max(costs) - min(costs) <= max(runtime.REBUILD_COST.values())
+    assert runtime.rebuild_groups(["feed"], 2) == [["feed"]]
+    assert runtime.rebuild_groups(list(PROJECTIONS), 1) == [list(PROJECTIONS)]
+
+
 async def test_a_failing_handler_is_retried_and_reported(
     app: TequioApplication,
     ctx: CommandContext,
@@ -356,6 +395,12 @@ def test_cli_status_and_rebuild(
     assert "directory" in out and "timelines" in out and "stopped" in out
     assert run("projections", "rebuild", "nonsense") == 2
     assert "unknown projection nonsense" in capsys.readouterr().err
+    assert run("projections", "rebuild", "--processes", "2") == 0
+    assert f"rebuild all [##########] {head(app)}/{head(app)} events" in capsys.readouterr().err
+    assert all(s["position"] == head(app) for s in runtime.status(env_for(db)))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["projections", "rebuild", "--processes", "0"])
+    assert "expected a whole number of at least 1, not '0'" in capsys.readouterr().err
 
 
 def test_a_change_to_a_row_the_read_model_lacks_stops_it_at_that_event(
