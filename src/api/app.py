@@ -26,7 +26,9 @@ from api.graphql.schema import build_schema
 from api.language import preferred_language
 from api.limits import install_limits
 from api.metrics import render as render_metrics
+from api.metrics import render_query_cache
 from api.metrics import render_webhooks as render_webhook_metrics
+from api.query_cache import QueryCache, ReadModelPositions, judge
 from api.runtime import ReadModels, Runtime
 from cases.clock import Clock, SystemClock
 from integrations.webhooks.config import WebhookConfig
@@ -71,6 +73,20 @@ def create_app(
         )
         progress = ProgressWatch(pool, database.info.url())
         await progress.start()
+        query_cache = None
+        if settings.query_cache_size > 0:
+            query_cache = QueryCache(
+                size=settings.query_cache_size,
+                max_entry_bytes=settings.query_cache_max_entry_bytes,
+                positions=ReadModelPositions(progress, pool),
+                judge=lambda document: judge(
+                    schema._schema,
+                    document,
+                    rules=schema.limit_rules,
+                    max_tokens=schema.max_tokens,
+                ),
+            )
+            await query_cache.start()
         app.state.runtime = Runtime(
             settings=settings,
             database=database,
@@ -80,6 +96,7 @@ def create_app(
             queries=ReadModels.on(pool),
             projections=projections,
             progress=progress,
+            query_cache=query_cache,
         )
         webhooks = await Webhooks.open(
             settings, pool, database.info.url(), config=webhook_config, dispatch=run_projections
@@ -90,12 +107,16 @@ def create_app(
             yield
         finally:
             await webhooks.close()
+            if query_cache is not None:
+                await query_cache.close()
             await progress.close()
             await pool.close()
             if projections is not None:
                 await to_thread.run_sync(projections.stop)
             await to_thread.run_sync(application.close)
             await to_thread.run_sync(database.close)
+
+    schema = build_schema(introspection=settings.introspection)
 
     app = FastAPI(
         title="Tequio",
@@ -136,7 +157,7 @@ def create_app(
 
     app.include_router(
         TequioGraphQLRouter(
-            build_schema(introspection=settings.introspection),
+            schema,
             context_getter=graphql_context,
             graphql_ide="graphiql" if settings.graphiql else None,
         ),
@@ -190,6 +211,9 @@ def create_app(
             env = library_env(settings, runtime.database.info, pool_size=1)
             statuses = await to_thread.run_sync(lambda: projection_status(env))
         counts = await request.app.state.webhooks.counts()
-        return render_metrics(statuses) + render_webhook_metrics(counts)
+        text = render_metrics(statuses) + render_webhook_metrics(counts)
+        if runtime.query_cache is not None:
+            text += render_query_cache(runtime.query_cache)
+        return text
 
     return app

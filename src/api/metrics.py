@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from api.query_cache import QueryCache
 
 
 def _escape(value: str) -> str:
@@ -66,4 +69,55 @@ def render_webhooks(counts: dict[str, Any]) -> str:
     for name, help_text, key in series:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
         lines.append(f"{name} {float(counts.get(key) or 0)}")
+    return "\n".join(lines) + "\n"
+
+
+def render_query_cache(cache: QueryCache) -> str:
+    """The response cache of this process (ADR 0016): what it answered, and its size."""
+    stats = cache.stats
+    bypassed = float(sum(stats.bypasses.values()))
+    lines = [
+        "# HELP tequio_query_cache_requests_total Cacheable-looking GraphQL POSTs, by outcome"
+        " (hit: served from the cache; miss: executed; bypass: executed, not cacheable).",
+        "# TYPE tequio_query_cache_requests_total counter",
+        f'tequio_query_cache_requests_total{{result="hit"}} {float(stats.hits)}',
+        f'tequio_query_cache_requests_total{{result="miss"}} {float(stats.misses)}',
+        f'tequio_query_cache_requests_total{{result="bypass"}} {bypassed}',
+        "# HELP tequio_query_cache_bypass_total Requests not looked up, by reason.",
+        "# TYPE tequio_query_cache_bypass_total counter",
+    ]
+    for reason, count in sorted(stats.bypasses.items()):
+        lines.append(
+            f'tequio_query_cache_bypass_total{{reason="{_escape(reason)}"}} {float(count)}'
+        )
+    lines += [
+        "# HELP tequio_query_cache_not_stored_total Misses whose answer was not kept, by reason.",
+        "# TYPE tequio_query_cache_not_stored_total counter",
+    ]
+    for reason, count in sorted(stats.not_stored.items()):
+        lines.append(
+            f'tequio_query_cache_not_stored_total{{reason="{_escape(reason)}"}} {float(count)}'
+        )
+    lines += [
+        "# HELP tequio_query_cache_stores_total Answers kept.",
+        "# TYPE tequio_query_cache_stores_total counter",
+        f"tequio_query_cache_stores_total {float(stats.stores)}",
+        "# HELP tequio_query_cache_evictions_total Answers dropped to stay within the size.",
+        "# TYPE tequio_query_cache_evictions_total counter",
+        f"tequio_query_cache_evictions_total {float(stats.evictions)}",
+        "# HELP tequio_query_cache_invalidated_total Answers dropped because a read model"
+        " moved on (no request could ask for them again).",
+        "# TYPE tequio_query_cache_invalidated_total counter",
+        f"tequio_query_cache_invalidated_total {float(stats.invalidated)}",
+        "# HELP tequio_query_cache_entries Answers held now.",
+        "# TYPE tequio_query_cache_entries gauge",
+        f"tequio_query_cache_entries {float(cache.entries)}",
+        "# HELP tequio_query_cache_bytes Bytes of the answers held now.",
+        "# TYPE tequio_query_cache_bytes gauge",
+        f"tequio_query_cache_bytes {float(cache.total_bytes)}",
+        "# HELP tequio_query_cache_positions_trusted Whether the read models' positions are"
+        " known for sure now (else every request bypasses the cache).",
+        "# TYPE tequio_query_cache_positions_trusted gauge",
+        f"tequio_query_cache_positions_trusted {1.0 if cache.positions.trusted else 0.0}",
+    ]
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from api.query_cache import QueryCache
 from cases.application import TequioApplication
 from cases.clock import Clock
 from projections.cases.queries import CaseQueries
@@ -55,3 +56,5 @@ class Runtime:
     projections: ProjectionService | None
     # Read your own writes: waits for the read models to have a notification id.
     progress: ProgressWatch
+    # Answers of read-only queries (ADR 0016); None when TEQUIO_QUERY_CACHE_SIZE=0.
+    query_cache: QueryCache | None = None

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
+from types import MappingProxyType
 from typing import Any
 
 import asyncpg
@@ -114,12 +115,24 @@ class ProgressWatch:
         self._reached: dict[str, int] = {}
         self._changed = asyncio.Event()
         self._listening = False
+        self._sessions = 0
         self._task: asyncio.Task[None] | None = None
 
     @property
     def listening(self) -> bool:
         """Whether announcements can reach it now (else waiting polls the tables)."""
         return self._listening
+
+    @property
+    def sessions(self) -> int:
+        """How many times it has started listening: a change means announcements may
+        have been missed in between."""
+        return self._sessions
+
+    def known(self) -> Mapping[str, int]:
+        """The positions it knows now (read from the tables or heard announced); a
+        read-only view that follows them."""
+        return MappingProxyType(self._reached)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="projection-progress")
@@ -157,7 +170,10 @@ class ProgressWatch:
                 return False
             if self._listening:
                 try:
-                    await asyncio.wait_for(changed.wait(), min(LISTENING_RECHECK, remaining))
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                    # cancellation that arrives as the event is set.
+                    async with asyncio.timeout(min(LISTENING_RECHECK, remaining)):
+                        await changed.wait()
                     read = False  # woken by an announcement: what it said is enough
                 except TimeoutError:
                     read = True
@@ -186,6 +202,7 @@ class ProgressWatch:
                 closed = asyncio.Event()
                 conn.add_termination_listener(lambda _conn, closed=closed: closed.set())
                 await conn.add_listener(PROGRESS_CHANNEL, self._heard)
+                self._sessions += 1
                 self._listening = True
                 await closed.wait()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:

@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     graphiql: bool = Field(default=True, alias="TEQUIO_GRAPHIQL")
     introspection: bool = Field(default=True, alias="TEQUIO_INTROSPECTION")
 
+    # The response cache of read-only GraphQL queries (src/api/query_cache.py, ADR 0016):
+    # at most this many answers per process (0 turns it off), each at most this big.
+    query_cache_size: int = Field(default=1000, alias="TEQUIO_QUERY_CACHE_SIZE", ge=0, le=100_000)
+    query_cache_max_entry_bytes: int = Field(
+        default=256 * 1024, alias="TEQUIO_QUERY_CACHE_MAX_ENTRY_BYTES", ge=1024, le=16 * 1024 * 1024
+    )
+
     # Webhooks (src/integrations/webhooks): the dispatcher's pace and patience.
     webhook_poll_seconds: float = Field(
         default=1.0, alias="TEQUIO_WEBHOOK_POLL_SECONDS", gt=0, le=60

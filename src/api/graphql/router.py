@@ -9,31 +9,67 @@ A subscription sent as a plain HTTP request (not the multipart protocol) is refu
 same way: strawberry would run it as a query and fail with an internal error, since its
 field only yields over a stream. Subscriptions go over WebSocket
 (``graphql-transport-ws``). Both were found by the fuzz tests (``tests/fuzz``).
+
+A POST whose document is a cacheable read goes through the response cache
+(``api.query_cache``, ADR 0016) once the context is made, that is after the body cap,
+authentication and the rate limit. Every such answer says what the cache did in the
+``Tequio-Query-Cache`` header: ``HIT`` (served from it), ``MISS`` (executed, and kept
+when the answer is plain data) or ``BYPASS`` (executed, never kept).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cross_web import HTTPException
 from fastapi.responses import Response
 from graphql import GraphQLError, OperationDefinitionNode, parse
+from starlette.requests import Request
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.graphql import OperationType
 
 from api.errors import ApiError
 from api.limits import error_response
+from api.query_cache import BYPASS, HEADER, HIT, MISS, Positions, QueryCache, cacheable_answer
 
 SUBSCRIPTION_OVER_HTTP = "subscriptions are not allowed"
 
 
 class TequioGraphQLRouter(GraphQLRouter[Any, Any]):
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        cache = getattr(getattr(context, "runtime", None), "query_cache", None)
+        if cache is not None and isinstance(request, Request) and request.method == "POST":
+            return await self._run_cached(cache, request, context, root_value)
+        return await self._run(request, context, root_value)
+
+    async def _run(self, request: Any, context: Any, root_value: Any) -> Any:
         try:
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as refused:
             language = getattr(context, "language", "en")
             return transport_refusal(refused.status_code, refused.reason, language)
+
+    async def _run_cached(
+        self, cache: QueryCache, request: Request, context: Any, root_value: Any
+    ) -> Any:
+        key, positions, reason = await _cache_key(cache, request, context)
+        if key is None or positions is None:
+            cache.stats.bypass(reason)
+            response = await self._run(request, context, root_value)
+            response.headers[HEADER] = BYPASS
+            return response
+        body = cache.get(key)
+        if body is not None:
+            return Response(body, media_type="application/json", headers={HEADER: HIT})
+        response = await self._run(request, context, root_value)
+        kept = _keepable(response)
+        if kept is None:
+            cache.stats.skip("not_plain_data")
+        else:
+            cache.put(key, kept, positions)
+        response.headers[HEADER] = MISS
+        return response
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
         """One operation of a plain (not streamed) HTTP request: never a subscription."""
@@ -41,6 +77,64 @@ class TequioGraphQLRouter(GraphQLRouter[Any, Any]):
         if request_data is not None and _is_subscription(request_data):
             raise HTTPException(400, SUBSCRIPTION_OVER_HTTP)
         return await super().execute_single(*args, **kwargs)
+
+
+async def _cache_key(
+    cache: QueryCache, request: Request, context: Any
+) -> tuple[bytes | None, Positions | None, str]:
+    """The cache key of this request and the positions it holds, or None and why it is
+    not looked up."""
+    headers = request.headers
+    if headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
+        return None, None, "request"
+    accept = headers.get("accept", "").lower()
+    if "multipart/" in accept or "text/event-stream" in accept:
+        return None, None, "request"  # the client takes a streamed answer
+    directives = f"{headers.get('cache-control', '')},{headers.get('pragma', '')}".lower()
+    if "no-cache" in directives or "no-store" in directives:
+        return None, None, "no_cache"  # the client wants a fresh read
+    try:
+        data = json.loads(await request.body())
+    except ValueError:
+        return None, None, "request"
+    if not isinstance(data, dict):
+        return None, None, "request"  # a batch
+    document = data.get("query")
+    variables = data.get("variables")
+    operation_name = data.get("operationName")
+    if (
+        not isinstance(document, str)
+        or not isinstance(variables, (dict, type(None)))
+        or not isinstance(operation_name, (str, type(None)))
+        or data.get("extensions") is not None
+    ):
+        return None, None, "request"
+    if not cache.verdict(document).cacheable:
+        return None, None, "document"
+    positions = cache.positions.snapshot()
+    if positions is None:
+        return None, None, "positions"
+    cache.observe(positions)
+    key = cache.key(
+        document=document,
+        operation_name=operation_name,
+        variables=variables,
+        context=context,
+        positions=positions,
+    )
+    return (key, positions, "") if key is not None else (None, None, "request")
+
+
+def _keepable(response: Any) -> bytes | None:
+    """The body of a plain 200 JSON answer with data and nothing per request, else None."""
+    if type(response) is not Response or response.status_code != 200:
+        return None
+    if {name.lower() for name in response.headers} - {"content-type", "content-length"}:
+        return None
+    body = response.body
+    if not isinstance(body, bytes) or not cacheable_answer(body):
+        return None
+    return body
 
 
 def _is_subscription(request_data: Any) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -121,12 +121,17 @@ class CachedParser(ParserCache):
 
 
 class TequioSchema(strawberry.Schema):
+    # The limits' validation rules and the token cap this schema applies (set by
+    # ``build_schema``), for the response cache's own check of a document.
+    limit_rules: tuple[type[ASTValidationRule], ...] = ()
+    max_tokens: int | None = None
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Refusals (stale versions, bad input, forbidden) are answers, not server faults:
         only unexpected errors are logged, by :class:`ContractErrors`."""
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(*, introspection: bool = True) -> TequioSchema:
     """The schema; ``introspection=False`` (production's default) refuses ``__schema``
     and ``__type`` queries. Printing the SDL (``tequio schema``) needs no introspection.
 
@@ -148,6 +153,9 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         lambda: CachedParser(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
     ]
-    return TequioSchema(
+    schema = TequioSchema(
         query=RootQuery, mutation=RootMutation, subscription=Subscription, extensions=extensions
     )
+    schema.limit_rules = tuple(rules)
+    schema.max_tokens = MAX_TOKENS
+    return schema
