@@ -78,6 +78,7 @@ def create_app(
             query_cache = QueryCache(
                 size=settings.query_cache_size,
                 max_entry_bytes=settings.query_cache_max_entry_bytes,
+                max_bytes=settings.query_cache_max_bytes,
                 positions=ReadModelPositions(progress, pool),
                 judge=lambda document: judge(
                     schema._schema,

@@ -281,10 +281,15 @@ class ReadModelPositions:
         self._reread_every = reread_every
         self._read = read
         self._known = known
-        # ProgressWatch stays disconnected at least RECONNECT_DELAY after a break: looking
-        # more often than that, and giving up on a read sooner, sees every break.
+        # ProgressWatch stays disconnected at least RECONNECT_DELAY after a break, and
+        # counts its listening sessions: looking this often sees every break.
         self._check_every = min(0.1, RECONNECT_DELAY / 4)
-        self._read_timeout = min(0.5, RECONNECT_DELAY / 2)
+        # A read slower than this is given up (a busy event loop, a slow server): it
+        # proves nothing either way, but positions not read again for ``max_age``
+        # seconds are not used (what a silently dead listening connection could hide).
+        self._read_timeout = 2.0
+        self.max_age = max(2.0, 8 * reread_every)
+        self._read_ok_at = float("-inf")
         self._epoch = 0
         self._tables: dict[str, int] | None = None  # tracking tables' oids
         self._read_at: dict[str, int] = {}  # positions the tables showed (never lowered)
@@ -318,6 +323,8 @@ class ReadModelPositions:
             return None
         if not self._trusted:
             return None
+        if asyncio.get_running_loop().time() - self._read_ok_at > self.max_age:
+            return None  # not read again for too long: in doubt, but not distrusted
         known = self._known(self._progress)
         if known is None:
             if not self._warned:
@@ -364,7 +371,11 @@ class ReadModelPositions:
             # that arrives as the read completes, and close() would wait forever.
             async with asyncio.timeout(self._read_timeout):
                 found = await self._read(self._pool, self._names)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
+        except TimeoutError:
+            # Slow, not wrong: keep what is trusted; ``max_age`` bounds how long.
+            log.debug("query cache: reading positions took over %s s", self._read_timeout)
+            return self._trusted
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             # A missing tracking table: a rebuild has dropped it (or nothing ran yet).
             log.debug("query cache: cannot read positions: %r", error)
             self._rebuilt = self._rebuilt or self._tables is not None
@@ -396,6 +407,7 @@ class ReadModelPositions:
             self._high[name] = max(self._high.get(name, 0), read[name])
         self._session = session
         self._trusted = True
+        self._read_ok_at = asyncio.get_running_loop().time()
         return True
 
     def _sessions(self) -> int | None:
@@ -448,10 +460,12 @@ class QueryCache:
         size: int,
         max_entry_bytes: int,
         positions: ReadModelPositions,
+        max_bytes: int | None = None,
         judge: Callable[[str], Verdict],
     ) -> None:
         self.size = size
-        self.max_entry_bytes = max_entry_bytes
+        self.max_bytes = max_bytes if max_bytes is not None else size * max_entry_bytes
+        self.max_entry_bytes = min(max_entry_bytes, self.max_bytes)
         self.positions = positions
         self._judge = judge
         self._entries: OrderedDict[bytes, bytes] = OrderedDict()
@@ -553,7 +567,7 @@ class QueryCache:
         self._entries[key] = body
         self._bytes += len(body)
         self.stats.stores += 1
-        while len(self._entries) > self.size:
+        while len(self._entries) > self.size or self._bytes > self.max_bytes:
             _, evicted = self._entries.popitem(last=False)
             self._bytes -= len(evicted)
             self.stats.evictions += 1

@@ -80,10 +80,20 @@ class Settings(BaseSettings):
     introspection: bool = Field(default=True, alias="TEQUIO_INTROSPECTION")
 
     # The response cache of read-only GraphQL queries (src/api/query_cache.py, ADR 0016):
-    # at most this many answers per process (0 turns it off), each at most this big.
+    # at most this many answers per process (0 turns it off), each at most this big,
+    # all of them together at most this many bytes.
     query_cache_size: int = Field(default=1000, alias="TEQUIO_QUERY_CACHE_SIZE", ge=0, le=100_000)
     query_cache_max_entry_bytes: int = Field(
-        default=256 * 1024, alias="TEQUIO_QUERY_CACHE_MAX_ENTRY_BYTES", ge=1024, le=16 * 1024 * 1024
+        default=8 * 1024 * 1024,
+        alias="TEQUIO_QUERY_CACHE_MAX_ENTRY_BYTES",
+        ge=1024,
+        le=64 * 1024 * 1024,
+    )
+    query_cache_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        alias="TEQUIO_QUERY_CACHE_MAX_BYTES",
+        ge=1024 * 1024,
+        le=4 * 1024 * 1024 * 1024,
     )
 
     # Webhooks (src/integrations/webhooks): the dispatcher's pace and patience.

@@ -106,6 +106,25 @@ async def test_a_reconnection_never_seen_down_still_needs_a_new_read(
     assert positions.snapshot() == (0, (("directory", 10), ("commitments", 20)))
 
 
+async def test_a_slow_read_keeps_the_positions_only_until_they_are_too_old(
+    positions: ReadModelPositions, tables: FakeTables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert await positions.reread()
+
+    async def slow(_pool: Any, _names: Any) -> Tracking:
+        raise TimeoutError  # what asyncio.timeout raises on a busy loop
+
+    monkeypatch.setattr(positions, "_read", slow)
+    assert await positions.reread()  # slow is not wrong: still trusted
+    assert positions.snapshot() == (0, (("directory", 10), ("commitments", 20)))
+    monkeypatch.setattr(positions, "max_age", 0.0)
+    assert positions.snapshot() is None  # not read again for too long
+    monkeypatch.setattr(positions, "_read", tables)
+    monkeypatch.setattr(positions, "max_age", 2.0)
+    assert await positions.reread()
+    assert positions.snapshot() is not None
+
+
 async def test_a_read_during_which_the_connection_broke_is_not_trusted(
     positions: ReadModelPositions, watch: FakeWatch, tables: FakeTables
 ) -> None:
@@ -233,6 +252,22 @@ def test_the_cache_keeps_at_most_its_size_and_nothing_too_big() -> None:
     assert cache.get(b"b") is None and cache.get(b"a") is not None
     assert not cache.put(b"d", b"4" * 101)
     assert (cache.entries, cache.total_bytes, cache.stats.evictions) == (2, 20, 1)
+    assert cache.stats.not_stored == {"too_large": 1}
+
+
+def test_the_cache_keeps_at_most_its_byte_budget() -> None:
+    cache = QueryCache(
+        size=10,
+        max_entry_bytes=100,
+        max_bytes=25,
+        positions=None,  # type: ignore[arg-type]
+        judge=lambda _: Verdict(True),
+    )
+    assert cache.put(b"a", b"1" * 10) and cache.put(b"b", b"2" * 10)
+    assert cache.put(b"c", b"3" * 10)  # 30 bytes: the least recently used goes
+    assert cache.get(b"a") is None and cache.get(b"b") is not None
+    assert (cache.entries, cache.total_bytes) == (2, 20)
+    assert not cache.put(b"d", b"4" * 26)  # bigger than the whole budget
     assert cache.stats.not_stored == {"too_large": 1}
 
 

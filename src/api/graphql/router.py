@@ -63,7 +63,7 @@ class TequioGraphQLRouter(GraphQLRouter[Any, Any]):
         if body is not None:
             return Response(body, media_type="application/json", headers={HEADER: HIT})
         response = await self._run(request, context, root_value)
-        kept = _keepable(response)
+        kept = _keepable(response, cache.max_entry_bytes)
         if kept is None:
             cache.stats.skip("not_plain_data")
         else:
@@ -125,16 +125,19 @@ async def _cache_key(
     return (key, positions, "") if key is not None else (None, None, "request")
 
 
-def _keepable(response: Any) -> bytes | None:
-    """The body of a plain 200 JSON answer with data and nothing per request, else None."""
+def _keepable(response: Any, max_bytes: int) -> bytes | None:
+    """The body of a plain 200 JSON answer with data and nothing per request, else None
+    (a body too big to keep is not parsed to find out)."""
     if type(response) is not Response or response.status_code != 200:
         return None
     if {name.lower() for name in response.headers} - {"content-type", "content-length"}:
         return None
     body = response.body
-    if not isinstance(body, bytes) or not cacheable_answer(body):
+    if not isinstance(body, bytes):
         return None
-    return body
+    if len(body) > max_bytes:
+        return body  # ``put`` counts it as too large
+    return body if cacheable_answer(body) else None
 
 
 def _is_subscription(request_data: Any) -> bool:
