@@ -226,13 +226,13 @@ class TequioView(PostgresTrackingRecorder):
         the same statement as one ``executemany``; row counts are checked once the
         pipeline has its answers. Elsewhere it runs at once.
         """
+        if table not in self._write_order:
+            raise ValueError(f"{type(self).__name__} does not own table {table!r}")
         if self._deferred is None or self._batch is None:
             curs.execute(query, params)
             if missing is not None and curs.rowcount != 1:
                 raise LookupError(missing)
             return
-        if table not in self._write_order:
-            raise ValueError(f"{type(self).__name__} does not own table {table!r}")
         self._queued.setdefault(table, []).append(_Write(query, params, missing))
 
     def flush(self) -> None:
