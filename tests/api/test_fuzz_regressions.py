@@ -66,6 +66,21 @@ async def test_open311_unknown_method_is_its_error_document_with_both_methods(
     assert response.json()[0]["code"] == 405
 
 
+async def test_an_open311_request_id_with_a_nul_byte_names_no_request(
+    api: GraphQLClient,
+) -> None:
+    """PostgreSQL text cannot hold NUL; the server refused such an id with an
+    encoding error, which surfaced as a 500."""
+    response = await api.http.get(
+        "/open311/v2/requests.json", params={"service_request_id": "a\x00b,c"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+    response = await api.http.get("/open311/v2/requests/a%00b.json")
+    assert response.status_code == 404, response.text
+    assert response.json()[0]["code"] == 404
+
+
 def test_openapi_documents_refusals_formats_and_parameters(settings: Settings) -> None:
     paths = create_app(settings).openapi()["paths"]
     feed = paths["/events"]["get"]["responses"]

@@ -30,11 +30,13 @@ class CaseQueries:
         self._pool = pool
 
     async def cases_by_ids(self, municipality: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+        # PostgreSQL text cannot hold NUL: an id with one names no case (and would be
+        # refused by the server as an encoding error).
         rows = await self._pool.fetch(
             f"SELECT {CASE_COLUMNS} FROM {CASES} c"
             " WHERE c.municipality = $1 AND c.id = any($2::text[])",
             municipality,
-            list(ids),
+            [i for i in ids if "\x00" not in i],
         )
         return [dict(r) for r in rows]
 
