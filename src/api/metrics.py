@@ -83,21 +83,15 @@ def render_query_cache(cache: QueryCache) -> str:
         f'tequio_query_cache_requests_total{{result="hit"}} {float(stats.hits)}',
         f'tequio_query_cache_requests_total{{result="miss"}} {float(stats.misses)}',
         f'tequio_query_cache_requests_total{{result="bypass"}} {bypassed}',
-        "# HELP tequio_query_cache_bypass_total Requests not looked up, by reason.",
-        "# TYPE tequio_query_cache_bypass_total counter",
     ]
-    for reason, count in sorted(stats.bypasses.items()):
-        lines.append(
-            f'tequio_query_cache_bypass_total{{reason="{_escape(reason)}"}} {float(count)}'
-        )
-    lines += [
-        "# HELP tequio_query_cache_not_stored_total Misses whose answer was not kept, by reason.",
-        "# TYPE tequio_query_cache_not_stored_total counter",
-    ]
-    for reason, count in sorted(stats.not_stored.items()):
-        lines.append(
-            f'tequio_query_cache_not_stored_total{{reason="{_escape(reason)}"}} {float(count)}'
-        )
+    lines += _by_reason(
+        "tequio_query_cache_bypass_total", "Requests not looked up, by reason.", stats.bypasses
+    )
+    lines += _by_reason(
+        "tequio_query_cache_not_stored_total",
+        "Misses whose answer was not kept, by reason.",
+        stats.not_stored,
+    )
     lines += [
         "# HELP tequio_query_cache_stores_total Answers kept.",
         "# TYPE tequio_query_cache_stores_total counter",
@@ -121,3 +115,15 @@ def render_query_cache(cache: QueryCache) -> str:
         f"tequio_query_cache_positions_trusted {1.0 if cache.positions.trusted else 0.0}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _by_reason(name: str, help_text: str, counts: dict[str, int]) -> list[str]:
+    """A counter labelled by ``reason``, one line per reason seen."""
+    return [
+        f"# HELP {name} {help_text}",
+        f"# TYPE {name} counter",
+        *(
+            f'{name}{{reason="{_escape(reason)}"}} {float(count)}'
+            for reason, count in sorted(counts.items())
+        ),
+    ]

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -56,36 +56,48 @@ def head(app: TequioApplication) -> int:
 
 
 @contextmanager
+def before_each_event(
+    view_class: type[TequioView], action: Callable[[Tracking], None]
+) -> Iterator[None]:
+    """Runs ``action`` before ``view_class`` applies or skips each event."""
+    original, original_skip = view_class.tracked, view_class.skip
+
+    @contextmanager
+    def tracked(self: TequioView, tracking: Tracking) -> Iterator[Any]:
+        action(tracking)
+        with original(self, tracking) as curs:
+            yield curs
+
+    def skip(self: TequioView, tracking: Tracking) -> None:
+        action(tracking)
+        original_skip(self, tracking)
+
+    view_class.tracked = tracked  # type: ignore[method-assign]
+    view_class.skip = skip  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        view_class.tracked = original  # type: ignore[method-assign]
+        view_class.skip = original_skip  # type: ignore[method-assign]
+
+
+@contextmanager
 def gate_at(view_class: type[TequioView], notification_id: int) -> Iterator[threading.Event]:
     """Holds ``view_class``'s handler at one notification until the returned event is set."""
     reached = threading.Event()
     release = threading.Event()
-    original, original_skip = view_class.tracked, view_class.skip
 
     def hold(tracking: Tracking) -> None:
         if tracking.notification_id == notification_id:
             reached.set()
             release.wait(10)
 
-    @contextmanager
-    def gated(self: TequioView, tracking: Tracking) -> Iterator[Any]:
-        hold(tracking)
-        with original(self, tracking) as curs:
-            yield curs
-
-    def gated_skip(self: TequioView, tracking: Tracking) -> None:
-        hold(tracking)
-        original_skip(self, tracking)
-
-    view_class.tracked = gated  # type: ignore[method-assign,assignment]
-    view_class.skip = gated_skip  # type: ignore[method-assign]
     try:
-        yield reached
-        release.set()
+        with before_each_event(view_class, hold):
+            yield reached
+            release.set()
     finally:
         release.set()
-        view_class.tracked = original  # type: ignore[method-assign]
-        view_class.skip = original_skip  # type: ignore[method-assign]
 
 
 async def test_restart_mid_stream_is_exactly_once_and_equals_a_rebuild(
@@ -293,41 +305,28 @@ def test_a_failing_event_stops_its_projection_just_before_it(
     ctx: CommandContext,
     db: ConnectionInfo,
     services: list[ProjectionService],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     build_directory(app, ctx)
     end = head(app)
     poison = end - 2
-    original, original_skip = CommitmentsView.tracked, CommitmentsView.skip
 
     def check(tracking: Tracking) -> None:
         if tracking.notification_id == poison:
             raise RuntimeError("cannot apply this one")
 
-    @contextmanager
-    def broken(self: TequioView, tracking: Tracking) -> Iterator[Any]:
-        check(tracking)
-        with original(self, tracking) as curs:
-            yield curs
-
-    def broken_skip(self: TequioView, tracking: Tracking) -> None:
-        check(tracking)
-        original_skip(self, tracking)
-
-    monkeypatch.setattr(CommitmentsView, "tracked", broken)
-    monkeypatch.setattr(CommitmentsView, "skip", broken_skip)
-    service = ProjectionService(
-        env_for(db), ["commitments", "cases"], check_interval=0.1, backoff_initial=0.05
-    )
-    services.append(service)
-    service.start()
-    assert not service.wait(end, timeout=1)
-    status = {s["name"]: s for s in service.status()}
-    # The whole log fits in one batch: everything before the poison event is applied.
-    assert status["commitments"]["position"] == poison - 1
-    assert status["commitments"]["error_count"] >= 1
-    assert f"notification {poison}" in status["commitments"]["last_error"]
-    assert status["cases"]["position"] == end and status["cases"]["error_count"] == 0
+    with before_each_event(CommitmentsView, check):
+        service = ProjectionService(
+            env_for(db), ["commitments", "cases"], check_interval=0.1, backoff_initial=0.05
+        )
+        services.append(service)
+        service.start()
+        assert not service.wait(end, timeout=1)
+        status = {s["name"]: s for s in service.status()}
+        # The whole log fits in one batch: everything before the poison event is applied.
+        assert status["commitments"]["position"] == poison - 1
+        assert status["commitments"]["error_count"] >= 1
+        assert f"notification {poison}" in status["commitments"]["last_error"]
+        assert status["cases"]["position"] == end and status["cases"]["error_count"] == 0
 
 
 def test_status_lag_and_a_second_process_stands_by(
