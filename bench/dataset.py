@@ -614,20 +614,28 @@ class History:
     def play(
         self, batch_events: int, progress: Callable[[int], None] | None = None
     ) -> tuple[int, int]:
-        """Runs every planned step in time order, saving in batches; (events, batches)."""
+        """Runs every planned step in time order, saving in batches; (events, batches).
+
+        A batch's events are saved in the order their steps ran, not aggregate by
+        aggregate: a commitment made for a case already changed in the batch must come
+        before the case's ``AttentionStarted``, as one command saves them."""
         dirty: dict[Any, Any] = {}
+        events: list[Any] = []
         pending = 0
         written = 0
         batches = 0
 
         def flush() -> None:
             nonlocal pending, written, batches
-            if dirty:
-                self.app.save(*dirty.values())
+            if events:
+                # The aggregates too (their events already taken): the library takes
+                # their snapshots.
+                self.app.save(*events, *dirty.values())
                 batches += 1
             written += pending
             pending = 0
             dirty.clear()
+            events.clear()
             if progress:
                 progress(written)
 
@@ -636,6 +644,7 @@ class History:
                 when, _, step = heapq.heappop(self.heap)
                 self.clock_value = when
                 for aggregate in step.action():
+                    events.extend(aggregate.collect_events())
                     dirty[aggregate.id] = aggregate
                 pending += step.events
                 if pending >= batch_events:
