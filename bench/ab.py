@@ -11,7 +11,6 @@ noisy machine the noise falls on both alike, so the medians of the rounds compar
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import sys
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bench import dataset, load, projecting
+from bench import client, dataset, load, projecting
 from bench.db import bench_database
 from bench.run import RESULTS, _world_from_read_models
 from bench.server import MUNICIPALITY, SECRET, Server
@@ -91,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for server in servers.values():
                 server.wait_ready()
-            found = asyncio.run(_rounds(world, servers, args.phase, args.rounds, args.seconds))
+            found = client.run(_rounds(world, servers, args.phase, args.rounds, args.seconds))
         finally:
             for server in servers.values():
                 server.stop()

@@ -12,7 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import uvloop
+
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Runs the load on uvloop (installed with uvicorn[standard], which the server
+    uses too): its event loop costs the load generator less CPU per request than
+    asyncio's, and that CPU is taken from the server it measures."""
+    return uvloop.run(main)
 
 
 class HttpError(RuntimeError):

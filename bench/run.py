@@ -16,7 +16,6 @@ Phases, in order (each bounded in time):
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -32,7 +31,7 @@ from typing import Any
 import psycopg
 from pydantic import SecretStr
 
-from bench import baselines, dataset, load, profiling, projecting
+from bench import baselines, client, dataset, load, profiling, projecting
 from bench.db import BenchDatabase, bench_database, pgbench_insert
 from bench.report import FIGURE_KEYS, evaluate, table
 from bench.server import MUNICIPALITY, SECRET, Server
@@ -328,7 +327,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             server.wait_ready(ready=True)
             world.port = server.port
-            results["load"] = asyncio.run(_load(args, plan, world, server, url, f, results))
+            results["load"] = client.run(_load(args, plan, world, server, url, f, results))
             results["load"]["memory"] = server.memory()
         finally:
             server.stop()
