@@ -7,7 +7,9 @@ is applied exactly once and a crash leaves nothing half done.
 
 In a pipelined batch, handlers' writes (:meth:`TequioView.write`) wait in a queue
 per table and are sent together, consecutive identical statements as one
-``executemany`` (ADR 0016): a statement costs a fraction of a separate ``execute``.
+``executemany`` (ADR 0017): a statement costs a fraction of a separate ``execute``.
+Rows of append-only tables (:meth:`TequioView.append`) go by ``COPY`` once the
+batch's pipeline is done (ADR 0018), a fraction again of a statement per row.
 
 A projection (:class:`TequioProjection`) receives every event of the application
 (no topic filter) and records tracking even for the events it ignores, so a
@@ -17,11 +19,13 @@ reader can wait for any notification id on every view.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, datetime
 from enum import Enum
+from functools import singledispatchmethod
 from typing import Any, ClassVar, NamedTuple, TypeVar
 from uuid import UUID
 
@@ -89,6 +93,10 @@ class TequioView(PostgresTrackingRecorder):
     # change once written (kinds, territories, subjects) that way.
     WRITE_ORDER: ClassVar[tuple[str, ...]] = ()
 
+    # Tables only ever added to (:meth:`append`), never updated, and never read by this
+    # view's handlers: in a pipelined batch their rows are copied at its end.
+    APPENDED: ClassVar[tuple[str, ...]] = ()
+
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(Composed([SQL(statement)]) for statement in self.CREATE)
@@ -96,16 +104,34 @@ class TequioView(PostgresTrackingRecorder):
         if sorted(order) != sorted(self.TABLES):
             raise TypeError(f"{type(self).__name__}.WRITE_ORDER must list exactly its TABLES")
         self._write_order = order
+        if not set(self.APPENDED) <= set(self.TABLES):
+            raise TypeError(f"{type(self).__name__}.APPENDED must be among its TABLES")
         self._batch: Cursor[DictRow] | None = None
         self._batch_tracking: Tracking | None = None
-        # In a pipelined batch: statements that must change a number of rows, checked
-        # at its end, and the writes waiting to be sent, per table.
-        self._deferred: list[Deferred] | None = None
+        # In a pipelined batch: what is left for its end (rows to copy, row counts to
+        # check), and the writes waiting to be sent, per table.
+        self._pending: Pending | None = None
         self._queued: dict[str, list[_Write]] = {}
 
     def create_table(self) -> None:
         self._mark_emptied_tracking_table()
         super().create_table()
+
+    def drop_secondary_indexes(self) -> None:
+        """For a replay into empty tables: one ``CREATE INDEX`` at the end (a sort)
+        costs far less than keeping each index up to date row by row. Tables made
+        again (``create_table``, as every runner does on start) get them back."""
+        with self.datastore.transaction(commit=True) as curs:
+            for ddl in self._secondary_indexes():
+                curs.execute(SQL("DROP INDEX IF EXISTS {}").format(Identifier(ddl.name)))
+
+    def create_secondary_indexes(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            for ddl in self._secondary_indexes():
+                curs.execute(SQL(ddl))
+
+    def _secondary_indexes(self) -> list[IndexDDL]:
+        return [ddl for ddl in self.CREATE if isinstance(ddl, IndexDDL)]
 
     def _mark_emptied_tracking_table(self) -> None:
         """An emptied (truncated) tracking table is still a single-row one.
@@ -169,32 +195,33 @@ class TequioView(PostgresTrackingRecorder):
         error then surfaces at a later statement than the one that caused it, so a
         caller that must name the failing event applies the batch again unpipelined.
         """
-        deferred: list[Deferred] | None = [] if pipelined else None
+        pending = Pending() if pipelined else None
         with self.datastore.transaction(commit=True) as curs:
             with (
                 curs.connection.pipeline() if pipelined else nullcontext(),
-                self.joined(curs, last, deferred),
+                self.joined(curs, last, pending),
             ):
                 yield curs
-            check_deferred(deferred)
+            if pending is not None:
+                pending.finish(curs)
 
     @contextmanager
     def joined(
         self,
         curs: Cursor[DictRow],
         last: Tracking | None,
-        deferred: list[Deferred] | None,
+        pending: Pending | None,
     ) -> Iterator[Cursor[DictRow]]:
         """Applies events in a transaction opened by the caller (``batch``, or one
         shared by several views), and writes this view's position at the end.
 
-        With ``deferred`` (a pipelined transaction), writes are queued (:meth:`write`)
-        and the row counts they must change are added to it, for
-        :func:`check_deferred` once the pipeline has its answers.
+        With ``pending`` (a pipelined transaction), writes are queued (:meth:`write`),
+        appended rows and the row counts writes must change are added to it, for
+        :meth:`Pending.finish` once the pipeline has its answers.
         """
-        self._batch = _FlushingCursor(curs.connection, self) if deferred is not None else curs
+        self._batch = _FlushingCursor(curs.connection, self) if pending is not None else curs
         self._batch_tracking = None
-        self._deferred = deferred
+        self._pending = pending
         self._queued = {}
         try:
             yield self._batch
@@ -205,7 +232,7 @@ class TequioView(PostgresTrackingRecorder):
         finally:
             self._batch = None
             self._batch_tracking = None
-            self._deferred = None
+            self._pending = None
             self._queued = {}
 
     def write(
@@ -228,19 +255,35 @@ class TequioView(PostgresTrackingRecorder):
         """
         if table not in self._write_order:
             raise ValueError(f"{type(self).__name__} does not own table {table!r}")
-        if self._deferred is None or self._batch is None:
+        if self._pending is None or self._batch is None:
             curs.execute(query, params)
             if missing is not None and curs.rowcount != 1:
                 raise LookupError(missing)
             return
         self._queued.setdefault(table, []).append(_Write(query, params, missing))
 
+    def append(
+        self, curs: Cursor[DictRow], table: str, columns: tuple[str, ...], row: tuple[Any, ...]
+    ) -> None:
+        """A new row of an append-only table (one of ``APPENDED``).
+
+        In a pipelined batch it is copied (``COPY``) once the batch's pipeline is done,
+        with the other rows of the batch: a handler never sees it. Elsewhere it is
+        inserted at once, so a failing row names its event.
+        """
+        if table not in self.APPENDED:
+            raise ValueError(f"{type(self).__name__} does not append to table {table!r}")
+        if self._pending is None or self._batch is None:
+            curs.execute(_insert(table, columns), row)
+            return
+        self._pending.copy(table, columns, row)
+
     def flush(self) -> None:
         """Sends the queued writes (see :meth:`write`)."""
         if not self._queued:
             return
         queued, self._queued = self._queued, {}
-        assert self._batch is not None and self._deferred is not None
+        assert self._batch is not None and self._pending is not None
         connection = self._batch.connection
         for table in self._write_order:
             writes = queued.get(table)
@@ -252,7 +295,9 @@ class TequioView(PostgresTrackingRecorder):
                 cursor = connection.cursor()
                 cursor.executemany(query, [w.params for w in batch])
                 if checked:
-                    self._deferred.append(Deferred(cursor, batch[0].missing or "", len(batch)))
+                    self._pending.checks.append(
+                        Deferred(cursor, batch[0].missing or "", len(batch))
+                    )
 
 
 class _InBatch:
@@ -305,12 +350,47 @@ class _FlushingCursor(Cursor[DictRow]):
         super().executemany(*args, **kwargs)
 
 
-def check_deferred(deferred: Sequence[Deferred] | None) -> None:
-    """``LookupError`` for the first group of statements that did not change the rows
-    they had to (a batch applied again unpipelined names the event)."""
-    for checked in deferred or ():
-        if checked.cursor.rowcount != checked.rows:
-            raise LookupError(checked.missing)
+class Pending:
+    """What a pipelined transaction leaves for after its pipeline: the rows appended to
+    append-only tables, to copy, and the statements that must change a number of rows.
+
+    ``COPY`` cannot run in a pipeline; out of it, it sends rows as a stream, without a
+    statement (and a round of the pipeline) per row.
+    """
+
+    def __init__(self) -> None:
+        self.checks: list[Deferred] = []
+        self._copies: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+
+    def copy(self, table: str, columns: tuple[str, ...], row: tuple[Any, ...]) -> None:
+        rows = self._copies.get((table, columns))
+        if rows is None:
+            rows = self._copies[(table, columns)] = []
+        rows.append(row)
+
+    def finish(self, curs: Cursor[Any]) -> None:
+        """Copies the appended rows, then checks the row counts: ``LookupError`` for the
+        first group of statements that did not change the rows they had to (a batch
+        applied again unpipelined names the event)."""
+        copies, self._copies = self._copies, {}
+        for (table, columns), rows in copies.items():
+            statement = SQL("COPY {} ({}) FROM STDIN").format(
+                Identifier(table), SQL(", ").join(map(Identifier, columns))
+            )
+            with curs.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        for checked in self.checks:
+            if checked.cursor.rowcount != checked.rows:
+                raise LookupError(checked.missing)
+
+
+def _insert(table: str, columns: tuple[str, ...]) -> Composed:
+    return SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        Identifier(table),
+        SQL(", ").join(map(Identifier, columns)),
+        SQL(", ").join(SQL("%s") for _ in columns),
+    )
 
 
 TView = TypeVar("TView", bound=TequioView)
@@ -321,12 +401,12 @@ class TequioProjection(Projection[TView]):
 
     def __init__(self, view: TView) -> None:
         super().__init__(view)
-        dispatch = self.process_event
+        handler_for = _handlers(type(self))
         name = self.name
 
         def guarded(domain_event: Any, tracking: Tracking) -> None:
             try:
-                dispatch(domain_event, tracking)
+                handler_for(type(domain_event))(self, domain_event, tracking)
             except ProjectionEventError:
                 raise
             except Exception as error:
@@ -338,9 +418,53 @@ class TequioProjection(Projection[TView]):
         self.process_event = guarded
 
 
+def _handlers(projection: type) -> Callable[[type], Callable[..., None]]:
+    """The handler of each event class, found once per class: what ``process_event``'s
+    ``singledispatchmethod`` would find on every call (it binds a new function and
+    looks the class up again each time, a cost paid per event and per read model)."""
+    method = inspect.getattr_static(projection, "process_event")
+    if not isinstance(method, singledispatchmethod):
+        plain = method
+
+        def always(cls: type) -> Callable[..., None]:
+            return plain
+
+        return always
+    found: dict[type, Callable[..., None]] = {}
+    dispatch = method.dispatcher.dispatch
+
+    def handler_for(cls: type) -> Callable[..., None]:
+        handler = found.get(cls)
+        if handler is None:
+            handler = found[cls] = dispatch(cls)
+        return handler
+
+    return handler_for
+
+
+def remember(facts: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """Keeps a fact in a projection's memory of at most ``limit`` facts (then it starts
+    over: what is forgotten is read back from the view's tables when needed)."""
+    if len(facts) >= limit:
+        facts.clear()
+    facts[key] = value
+
+
+class IndexDDL(str):
+    """The DDL of a secondary index (no constraint behind it), with the index's name."""
+
+    name: str
+
+
 def index(table: str, name: str, columns: str, *, using: str = "btree") -> str:
-    """DDL for an index named ``<table>_<name>_idx``."""
-    return f"CREATE INDEX IF NOT EXISTS {table}_{name}_idx ON {table} USING {using} ({columns})"
+    """DDL for an index named ``<table>_<name>_idx``: a secondary index, which only
+    queries use (never a handler: they find rows by primary key or unique column), so
+    a rebuild makes it once, at the end (:meth:`TequioView.drop_secondary_indexes`)."""
+    ddl = IndexDDL(
+        f"CREATE INDEX IF NOT EXISTS {table}_{name}_idx ON {table} USING {using} ({columns})"
+    )
+    ddl.name = f"{table}_{name}_idx"
+    return ddl
 
 
 def event_class(aggregate: type, name: str) -> type:
@@ -358,15 +482,27 @@ def event_type(domain_event: Any) -> str:
 
 def event_fields(domain_event: Any) -> dict[str, Any]:
     """The event's own facts, JSON-ready, without machinery or personal data."""
-    if dataclasses.is_dataclass(domain_event):
-        names = [field.name for field in dataclasses.fields(domain_event)]
-    else:
-        names = list(vars(domain_event))
-    return {
-        name: jsonable(getattr(domain_event, name))
-        for name in names
-        if name not in EVENT_MACHINERY and not is_personal(name)
-    }
+    cls = type(domain_event)
+    names = _PUBLIC_FIELDS.get(cls)
+    if names is None:
+        if dataclasses.is_dataclass(domain_event):
+            names = tuple(
+                field.name
+                for field in dataclasses.fields(domain_event)
+                if field.name not in EVENT_MACHINERY and not is_personal(field.name)
+            )
+            _PUBLIC_FIELDS[cls] = names  # a dataclass's fields are its class's
+        else:
+            names = tuple(
+                name
+                for name in vars(domain_event)
+                if name not in EVENT_MACHINERY and not is_personal(name)
+            )
+    return {name: jsonable(getattr(domain_event, name)) for name in names}
+
+
+# Event class -> the names of its public fields (read once per class, not per event).
+_PUBLIC_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def is_personal(field_name: str) -> bool:

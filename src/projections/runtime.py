@@ -51,13 +51,7 @@ from psycopg import sql
 from psycopg.rows import DictRow, dict_row
 
 from cases.application import TequioApplication
-from projections.base import (
-    Deferred,
-    ProjectionEventError,
-    TequioProjection,
-    TequioView,
-    check_deferred,
-)
+from projections.base import Pending, ProjectionEventError, TequioProjection, TequioView
 from projections.positions import PROGRESS_CHANNEL, announcement
 from projections.registry import PROJECTIONS, select, tracking_table
 
@@ -79,13 +73,13 @@ PARALLEL_REBUILD_EVENTS = 50_000
 # Each read model's share of a replay's time (measured on the bench's data set, each
 # alone less reading the log), so that parallel rebuild groups take about as long.
 REBUILD_COST = {
-    "feed": 1.6,
-    "timelines": 0.8,
-    "commitments": 0.6,
-    "cases": 0.5,
-    "scorecards": 0.4,
-    "forums": 0.3,
-    "directory": 0.1,
+    "feed": 1.1,
+    "timelines": 1.1,
+    "commitments": 0.85,
+    "cases": 0.8,
+    "scorecards": 0.45,
+    "forums": 0.4,
+    "directory": 0.15,
 }
 
 CREATE_STATUS_TABLE = (
@@ -789,6 +783,7 @@ def _rebuild(
             projections: dict[str, TequioProjection[Any]] = {}
             for n in names:
                 views[n] = make_view(n, small)
+                views[n].drop_secondary_indexes()
                 projections[n] = PROJECTIONS[n][0](views[n])
             head = app.recorder.max_notification_id() or 0
             row = conn.execute(
@@ -822,6 +817,8 @@ def _rebuild(
                 last = notifications[-1].id
                 if progress:
                     progress(done, max(total, done))
+            for n in names:
+                views[n].create_secondary_indexes()
             log.debug("rebuilt %s from %s events", ", ".join(names), done)
             return done
     finally:
@@ -963,16 +960,16 @@ def _apply_together(parts: Sequence[_Part], *, announce: bool = True) -> None:
     own tracking row (and, with ``announce``, its announcement)."""
     if not parts:
         return
-    deferred: list[Deferred] = []
+    pending = Pending()
     with parts[0].view.datastore.transaction(commit=True) as curs:
         with curs.connection.pipeline():
             for part in parts:
-                with part.view.joined(curs, part.events[-1][1], deferred):
+                with part.view.joined(curs, part.events[-1][1], pending):
                     for domain_event, tracking in part.events:
                         part.projection.process_event(domain_event, tracking)
                 if announce:
                     _announce(curs, part.name, part.events[-1][1].notification_id)
-        check_deferred(deferred)
+        pending.finish(curs)
 
 
 def _announce(curs: Any, name: str, position: int) -> None:

@@ -23,6 +23,7 @@ from projections.base import TequioView
 from projections.commitments.projection import CommitmentsView
 from projections.registry import PROJECTIONS
 from projections.runtime import ProjectionBusy, ProjectionService, rebuild
+from projections.timelines import projection as timelines_projection
 from tequio import projections_cli
 from tequio.database import ConnectionInfo
 
@@ -217,6 +218,55 @@ async def test_a_rebuild_in_two_processes_equals_one_in_one(
     with pytest.raises(ProjectionBusy, match="feed"):
         rebuild(env_for(db), processes=2)
     assert await snapshot(pool, week) == alone
+
+
+async def test_a_rebuild_leaves_every_index_a_running_projection_makes(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    pool: asyncpg.Pool,
+    services: list[ProjectionService],
+) -> None:
+    """A rebuild makes the secondary indexes once, at its end, not row by row."""
+    build_week(app, ctx)
+    service = fast_service(db)
+    services.append(service)
+    service.start()
+    assert service.wait(head(app), timeout=20)
+    service.stop()
+    made = await read_model_indexes(pool)
+    assert "feed_events_subject_idx" in made and "cases_cases_search_idx" in made
+
+    rebuild(env_for(db), processes=1)
+    assert await read_model_indexes(pool) == made
+
+
+async def test_timelines_rebuilt_with_little_memory_are_identical(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With room for only a few subjects in memory, the timelines read the rest back
+    from their table in the middle of a batch, after its queued writes are sent."""
+    week = build_week(app, ctx)
+    rebuild(env_for(db))
+    plenty = await snapshot(pool, week)
+    entries = await pool.fetch("SELECT * FROM timelines_entries ORDER BY position")
+
+    monkeypatch.setattr(timelines_projection, "SUBJECT_CACHE_SIZE", 3)
+    assert rebuild(env_for(db), "timelines") == head(app)
+    assert await snapshot(pool, week) == plenty
+    assert await pool.fetch("SELECT * FROM timelines_entries ORDER BY position") == entries
+
+
+async def read_model_indexes(pool: asyncpg.Pool) -> dict[str, str]:
+    tables = [t for _, view in PROJECTIONS.values() for t in view.TABLES]
+    rows = await pool.fetch(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = any($1::text[])", tables
+    )
+    return {row["indexname"]: row["indexdef"] for row in rows}
 
 
 def test_rebuild_groups_spread_the_replay_cost() -> None:

@@ -29,13 +29,22 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
-from projections.base import TequioProjection, TequioView, enum_value, event_fields, index
+from projections.base import (
+    TequioProjection,
+    TequioView,
+    enum_value,
+    event_fields,
+    index,
+    remember,
+)
 from projections.feed.types import EVENT_KINDS, type_name
 from projections.rules import SECURITY_CABINET
 
 EVENTS = "feed_events"
 SUBJECTS = "feed_subjects"
 CABINET_SESSIONS = "feed_cabinet_sessions"
+
+EVENT_COLUMNS = ("position", "municipality", "id", "type", "subject", "time", "data")
 
 # Shown as the CloudEvent's ``subject``, so left out of ``data``.
 NOT_DATA = frozenset({"public_id"})
@@ -45,6 +54,7 @@ FACT_ONLY = frozenset({"ReporterErased"})
 
 class FeedView(TequioView):
     TABLES = (EVENTS, SUBJECTS, CABINET_SESSIONS)
+    APPENDED = (EVENTS,)
     CREATE = (
         f"CREATE TABLE IF NOT EXISTS {EVENTS} ("
         " position bigint PRIMARY KEY, municipality text NOT NULL, id text NOT NULL,"
@@ -117,11 +127,10 @@ class FeedProjection(TequioProjection[FeedView]):
                     )
                 return
             data = self._data(curs, municipality, event_name, e)
-            self.view.write(
+            self.view.append(
                 curs,
                 EVENTS,
-                f"INSERT INTO {EVENTS} (position, municipality, id, type, subject, time, data)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                EVENT_COLUMNS,
                 (
                     tracking.notification_id,
                     municipality,
@@ -157,9 +166,7 @@ class FeedProjection(TequioProjection[FeedView]):
 
     @staticmethod
     def _keep(facts: dict[Any, Any], key: Any, value: Any) -> None:
-        if len(facts) >= SUBJECT_CACHE_SIZE:
-            facts.clear()
-        facts[key] = value
+        remember(facts, key, value, SUBJECT_CACHE_SIZE)
 
     def _is_confidential(self, curs: Cursor[DictRow], kind: str, e: Any) -> bool:
         if kind == "table":

@@ -16,7 +16,14 @@ from psycopg.types.json import Jsonb
 
 from cases.case import Case
 from cases.commitment import Commitment
-from projections.base import TequioProjection, TequioView, event_class, event_fields, index
+from projections.base import (
+    TequioProjection,
+    TequioView,
+    event_class,
+    event_fields,
+    index,
+    remember,
+)
 
 ENTRIES = "timelines_entries"
 SUBJECTS = "timelines_subjects"
@@ -30,10 +37,26 @@ COMMITMENT_MADE = event_class(Commitment, "Made")
 NOT_DATA = frozenset({"public_id", "actor"})
 
 
+ENTRY_COLUMNS = (
+    "municipality",
+    "subject_kind",
+    "subject_id",
+    "case_id",
+    "position",
+    "at",
+    "type",
+    "actor",
+    "data",
+)
+
+# Subjects kept in memory by a running projection before it starts over.
+SUBJECT_CACHE_SIZE = 100_000
+
+
 class TimelinesView(TequioView):
     TABLES = (ENTRIES, SUBJECTS)
-    # An entry is written with its subject's kind and ids.
     WRITE_ORDER = (SUBJECTS, ENTRIES)
+    APPENDED = (ENTRIES,)
     CREATE = (
         f"CREATE TABLE IF NOT EXISTS {ENTRIES} ("
         " municipality text NOT NULL, subject_kind text NOT NULL, subject_id text NOT NULL,"
@@ -61,6 +84,12 @@ def _data(e: Any) -> Jsonb:
 
 class TimelinesProjection(TequioProjection[TimelinesView]):
     name = "timelines"
+
+    def __init__(self, view: TimelinesView) -> None:
+        super().__init__(view)
+        # uuid -> (municipality, kind, public id, case id), fixed when the subject is
+        # created; a subject not in memory is read from the view's table.
+        self._subjects: dict[Any, tuple[str, str, str, str]] = {}
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
@@ -92,22 +121,39 @@ class TimelinesProjection(TequioProjection[TimelinesView]):
             " VALUES (%s, %s, %s, %s, %s)",
             (e.originator_id, e.municipality, kind, e.public_id, case_id),
         )
+        subject = (e.municipality, kind, e.public_id, case_id)
+        remember(self._subjects, e.originator_id, subject, SUBJECT_CACHE_SIZE)
+
+    def _known(self, curs: Cursor[DictRow], e: Any) -> tuple[str, str, str, str]:
+        subject = self._subjects.get(e.originator_id)
+        if subject is not None:
+            return subject
+        curs.execute(
+            f"SELECT municipality, kind, id, case_id FROM {SUBJECTS} WHERE uuid = %s",
+            (e.originator_id,),
+        )
+        row = curs.fetchone()
+        if row is None:
+            raise LookupError(f"{e.originator_id} has no timeline (its creation was not seen)")
+        subject = (row["municipality"], row["kind"], row["id"], row["case_id"])
+        remember(self._subjects, e.originator_id, subject, SUBJECT_CACHE_SIZE)
+        return subject
 
     def _entry(self, curs: Cursor[DictRow], e: Any, tracking: Tracking) -> None:
-        self.view.write(
+        municipality, kind, subject_id, case_id = self._known(curs, e)
+        self.view.append(
             curs,
             ENTRIES,
-            f"INSERT INTO {ENTRIES} (municipality, subject_kind, subject_id, case_id, position,"
-            " at, type, actor, data)"
-            " SELECT s.municipality, s.kind, s.id, s.case_id, %s, %s, %s, %s, %s"
-            f" FROM {SUBJECTS} s WHERE s.uuid = %s",
+            ENTRY_COLUMNS,
             (
+                municipality,
+                kind,
+                subject_id,
+                case_id,
                 tracking.notification_id,
                 e.timestamp,
                 type(e).__name__,
                 getattr(e, "actor", None),
                 _data(e),
-                e.originator_id,
             ),
-            missing=f"{e.originator_id} has no timeline (its creation was not seen)",
         )
