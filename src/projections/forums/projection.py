@@ -6,9 +6,18 @@ from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
+from psycopg import Cursor
+from psycopg.rows import DictRow
 
 from cases.forums import Assembly, Table
-from projections.base import TequioProjection, TequioView, enum_value, event_class, index
+from projections.base import (
+    TequioProjection,
+    TequioView,
+    enum_value,
+    event_class,
+    index,
+    remember,
+)
 
 FORUM_TABLES = "forums_tables"
 SESSIONS = "forums_sessions"
@@ -22,6 +31,8 @@ ASSEMBLY_HELD = event_class(Assembly, "Held")
 
 class ForumsView(TequioView):
     TABLES = (FORUM_TABLES, SESSIONS, ASSEMBLIES)
+    # Sessions and assemblies are recorded once and never change.
+    APPENDED = (SESSIONS, ASSEMBLIES)
     CREATE = (
         f"CREATE TABLE IF NOT EXISTS {FORUM_TABLES} ("
         " municipality text NOT NULL, id text NOT NULL, uuid uuid NOT NULL UNIQUE,"
@@ -45,8 +56,39 @@ class ForumsView(TequioView):
     )
 
 
+SESSION_COLUMNS = (
+    "municipality",
+    "id",
+    "table_id",
+    "held_on",
+    "attending_agency_ids",
+    "minutes",
+    "recorded_at",
+    "position",
+)
+ASSEMBLY_COLUMNS = (
+    "municipality",
+    "id",
+    "uuid",
+    "kind",
+    "territory_id",
+    "held_on",
+    "attendance",
+    "facilitator",
+    "recorded_at",
+)
+
+# Tables (uuid -> municipality and public id) kept in memory before starting over.
+TABLE_CACHE_SIZE = 10_000
+
+
 class ForumsProjection(TequioProjection[ForumsView]):
     name = "forums"
+
+    def __init__(self, view: ForumsView) -> None:
+        super().__init__(view)
+        # Fixed when the table is created; one not in memory is read from the view.
+        self._tables: dict[Any, tuple[str, str]] = {}
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
@@ -55,7 +97,9 @@ class ForumsProjection(TequioProjection[ForumsView]):
     @process_event.register(TABLE_CREATED)
     def _table_created(self, e: Any, tracking: Tracking) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(
+            self.view.write(
+                curs,
+                FORUM_TABLES,
                 f"INSERT INTO {FORUM_TABLES} (municipality, id, uuid, name, kind, territory_id,"
                 " member_agency_ids, version, created_at, updated_at)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -72,35 +116,39 @@ class ForumsProjection(TequioProjection[ForumsView]):
                     e.timestamp,
                 ),
             )
+        remember(self._tables, e.originator_id, (e.municipality, e.public_id), TABLE_CACHE_SIZE)
 
     @process_event.register(MEMBERS_CHANGED)
     def _members_changed(self, e: Any, tracking: Tracking) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(
+            self.view.write(
+                curs,
+                FORUM_TABLES,
                 f"UPDATE {FORUM_TABLES} SET member_agency_ids = %s, version = %s, updated_at = %s"
                 " WHERE uuid = %s",
                 (list(e.member_agency_ids), e.originator_version, e.timestamp, e.originator_id),
+                missing=_not_seen(e),
             )
 
     @process_event.register(SESSION_HELD)
     def _session_held(self, e: Any, tracking: Tracking) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(
-                f"UPDATE {FORUM_TABLES} SET version = %s, updated_at = %s WHERE uuid = %s"
-                " RETURNING municipality, id",
+            self.view.write(
+                curs,
+                FORUM_TABLES,
+                f"UPDATE {FORUM_TABLES} SET version = %s, updated_at = %s WHERE uuid = %s",
                 (e.originator_version, e.timestamp, e.originator_id),
+                missing=_not_seen(e),
             )
-            table = curs.fetchone()
-            if table is None:
-                raise LookupError(f"table {e.originator_id} is not in the forums read model")
-            curs.execute(
-                f"INSERT INTO {SESSIONS} (municipality, id, table_id, held_on,"
-                " attending_agency_ids, minutes, recorded_at, position)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            municipality, table_id = self._table(curs, e)
+            self.view.append(
+                curs,
+                SESSIONS,
+                SESSION_COLUMNS,
                 (
-                    table["municipality"],
+                    municipality,
                     e.session_id,
-                    table["id"],
+                    table_id,
                     e.held_on,
                     list(e.attending_agency_ids),
                     e.minutes,
@@ -112,10 +160,10 @@ class ForumsProjection(TequioProjection[ForumsView]):
     @process_event.register(ASSEMBLY_HELD)
     def _assembly_held(self, e: Any, tracking: Tracking) -> None:
         with self.view.tracked(tracking) as curs:
-            curs.execute(
-                f"INSERT INTO {ASSEMBLIES} (municipality, id, uuid, kind, territory_id, held_on,"
-                " attendance, facilitator, recorded_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            self.view.append(
+                curs,
+                ASSEMBLIES,
+                ASSEMBLY_COLUMNS,
                 (
                     e.municipality,
                     e.public_id,
@@ -128,3 +176,21 @@ class ForumsProjection(TequioProjection[ForumsView]):
                     e.timestamp,
                 ),
             )
+
+    def _table(self, curs: Cursor[DictRow], e: Any) -> tuple[str, str]:
+        known = self._tables.get(e.originator_id)
+        if known is not None:
+            return known
+        curs.execute(
+            f"SELECT municipality, id FROM {FORUM_TABLES} WHERE uuid = %s", (e.originator_id,)
+        )
+        row = curs.fetchone()
+        if row is None:
+            raise LookupError(_not_seen(e))
+        known = (row["municipality"], row["id"])
+        remember(self._tables, e.originator_id, known, TABLE_CACHE_SIZE)
+        return known
+
+
+def _not_seen(e: Any) -> str:
+    return f"table {e.originator_id} is not in the forums read model"
