@@ -901,6 +901,8 @@ def _rebuild_child(env: dict[str, str], names: list[str], index: int, messages: 
     try:
         events = _rebuild(env, names, lambda d, t: messages.put(("progress", index, d, t)))
     except BaseException as error:
+        # Its traceback stays here: only the error crosses to the parent.
+        log.exception("rebuild of %s failed", ", ".join(names))
         try:
             pickle.loads(pickle.dumps(error))
         except Exception:
