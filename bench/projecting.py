@@ -68,14 +68,16 @@ def watch_catch_up(
         elapsed = time.perf_counter() - started
     reached = min(current.values())
     processed = reached - start_min
-    rate = processed / elapsed if elapsed > 0 else 0.0
+    # Done before the first poll (a small data set, a projection worker that started
+    # first): nothing was measured.
+    rate = processed / elapsed if elapsed > 0 and processed > 0 else None
     return {
         "target_position": target,
         "start_position": start_min,
         "reached_position": reached,
         "complete": reached >= target,
         "seconds": round(elapsed, 1),
-        "events_per_second": round(rate, 0),
+        "events_per_second": round(rate, 0) if rate is not None else None,
         "per_projection": {
             name: {
                 "position": current[name],

@@ -218,6 +218,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "plan": plan.__dict__,
         "server_env": _server_env(args),
         "server_workers": args.server_workers,
+        "projections_worker": args.projections_worker,
         "idempotency_keys": not args.no_idempotency_keys,
     }
     f: dict[str, Any] = dict.fromkeys(FIGURE_KEYS)
@@ -277,6 +278,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             RESULTS / "server-catch-up.log",
             extra_env=_server_env(args),
             workers=args.server_workers,
+            worker=args.projections_worker,
         )
         try:
             startup = server.wait_ready(ready=False)
@@ -293,13 +295,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _finish_profile(profile, "catch-up", results)
         finally:
             server.stop()
-        rate = catch_up["events_per_second"] or 0
+        rate = catch_up["events_per_second"]
         results["catch_up"] = catch_up
         f["catch_up_events_per_s"] = rate
         f["catch_up_1m_seconds"] = round(1_000_000 / rate, 0) if rate else None
         f["rss_peak_catch_up_mb"] = catch_up["memory"]["peak_rss_mb"]
+        measured = f"{rate:.0f} events/s" if rate is not None else "not measured (done first)"
         say(
-            f"  {catch_up['events_per_second']:.0f} events/s "
+            f"  {measured} "
             f"({'complete' if catch_up['complete'] else 'stopped at the budget'}, "
             f"{catch_up['reached_position']:,}/{head:,} in {catch_up['seconds']} s)"
         )
@@ -323,6 +326,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             RESULTS / "server-load.log",
             extra_env=_server_env(args),
             workers=args.server_workers,
+            worker=args.projections_worker,
         )
         try:
             server.wait_ready(ready=True)
@@ -476,6 +480,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="server processes (`tequio serve --workers N`) for the catch-up and load phases",
+    )
+    parser.add_argument(
+        "--projections-worker",
+        action="store_true",
+        help="keep the read models in a `tequio worker` process, the API serving only "
+        "(`--no-projections`): docker-compose.yml's shape",
     )
     parser.add_argument("--database", default="tequio_bench", help="the bench's database name")
     parser.add_argument(

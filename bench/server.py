@@ -62,7 +62,9 @@ def memory_kb(pid: int) -> dict[str, int]:
 
 
 class Server:
-    """One ``tequio serve`` process; ``stop()`` ends it (SIGTERM, then SIGKILL)."""
+    """One ``tequio serve`` process (with ``worker``, also a ``tequio worker`` process
+    that keeps the read models, the API serving only: docker-compose.yml's shape);
+    ``stop()`` ends them (SIGTERM, then SIGKILL)."""
 
     def __init__(
         self,
@@ -72,6 +74,7 @@ class Server:
         extra_env: dict[str, str] | None = None,
         projections: bool = True,
         workers: int = 1,
+        worker: bool = False,
     ) -> None:
         self.port = free_port()
         self.host = "127.0.0.1"
@@ -89,7 +92,7 @@ class Server:
         )
         env.update(extra_env or {})
         command = [*_tequio_command(), "serve", "--host", self.host, "--port", str(self.port)]
-        if not projections:
+        if not projections or worker:
             command.append("--no-projections")
         if workers > 1:
             command += ["--workers", str(workers)]
@@ -99,6 +102,15 @@ class Server:
         self.process = subprocess.Popen(
             command, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        self.worker: subprocess.Popen[bytes] | None = None
+        if worker:
+            self.worker = subprocess.Popen(
+                [*_tequio_command(), "worker"],
+                env=env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.peak_rss_sampled_kb = 0
         self._sampling = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
@@ -109,8 +121,12 @@ class Server:
         return self.process.pid
 
     def pids(self) -> list[int]:
-        """The server and, with ``--workers``, the processes it started."""
-        return [self.pid, *children(self.pid)]
+        """The server and, with ``--workers``, the processes it started (and the
+        projection worker, if any)."""
+        pids = [self.pid, *children(self.pid)]
+        if self.worker is not None:
+            pids += [self.worker.pid, *children(self.worker.pid)]
+        return pids
 
     def _sample(self) -> None:
         while not self._sampling.wait(0.25):
@@ -157,12 +173,13 @@ class Server:
 
     def stop(self, timeout: float = 30.0) -> int | None:
         self._sampling.set()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        for process in (self.process, self.worker):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
         self._log.close()
         return self.process.returncode
