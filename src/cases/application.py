@@ -18,7 +18,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder
 
 from cases import clock as clocks
 from cases.base import TequioAggregate
@@ -41,6 +41,7 @@ from cases.ids import (
 )
 from cases.receipts import IdempotencyReceipt
 from cases.reporter_vault import ReporterVault
+from cases.schema_lock import creates_tables, schema_lock
 from cases.values import (
     AssemblyKind,
     GovernmentLevel,
@@ -105,7 +106,13 @@ class TequioApplication(Application[UUID]):
             self.recorder.datastore,  # type: ignore[attr-defined]
             self.env.get("CIPHER_KEY"),
         )
-        self.reporter_vault.create_tables()
+        with schema_lock(self.env, creates_tables(self.env, self.name)):
+            self.reporter_vault.create_tables()
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        # The library makes its tables (and a function) here: one process at a time.
+        with schema_lock(self.env, creates_tables(self.env, self.name)):
+            return super().construct_recorder()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

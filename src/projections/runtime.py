@@ -70,6 +70,9 @@ BACKOFF_CAP = 30.0
 REBUILD_BATCH = 500
 # A rebuild of at least this many events is split over processes (see ``rebuild``).
 PARALLEL_REBUILD_EVENTS = 50_000
+# A read model with nothing in it, this many events behind or more, fills its tables
+# first and makes its secondary indexes once it has caught up (ADR 0018).
+FIRST_FILL_EVENTS = 20_000
 # Each read model's share of a replay's time (measured on the bench's data set, each
 # alone less reading the log), so that parallel rebuild groups take about as long.
 REBUILD_COST = {
@@ -275,6 +278,8 @@ class _Runner:
         self.error_count = 0
         self.restarts = 0
         self.first_attempt = threading.Event()
+        # Filling empty tables without their secondary indexes, until caught up.
+        self.filling = False
         self.retry_at = 0.0
         self._backoff = service.backoff_initial
         self._lock_conn: psycopg.Connection[DictRow] | None = None
@@ -300,14 +305,34 @@ class _Runner:
             view = make_view(self.name, self.service.runner_env)
             self.view, self.projection = view, self.projection_class(view)
             self.position = view.max_tracking_id(APPLICATION_NAME) or 0
+            if self.position == 0 and self._log_head() >= FIRST_FILL_EVENTS:
+                view.drop_secondary_indexes()
+                self.filling = True
+                log.info("projection %s: filling from zero; indexes when caught up", self.name)
             self.running = True
         except Exception as error:
             self.failed(error, now)
         finally:
             self.first_attempt.set()
 
+    def caught_up(self) -> None:
+        """The log is read to its end: a first fill makes its indexes now."""
+        if self.filling and self.view is not None:
+            self.view.create_secondary_indexes()
+            self.filling = False
+            log.info("projection %s: caught up; indexes made", self.name)
+
+    def _log_head(self) -> int:
+        assert self._lock_conn is not None
+        row = self._lock_conn.execute(
+            f"SELECT coalesce(max(notification_id), 0) AS head FROM {EVENTS_TABLE}"
+        ).fetchone()
+        return int(row["head"]) if row else 0
+
     def close(self) -> None:
         self.running = False
+        # Reopened, the view makes its tables and their indexes again (if not exists).
+        self.filling = False
         view, self.view, self.projection = self.view, None, None
         if view is not None:
             with suppress(Exception):
@@ -560,6 +585,9 @@ class ProjectionService:
                             app.close()
                         app = None
                 if got < self.batch_size:
+                    for runner in active:
+                        if runner.filling:
+                            self._make_indexes(runner)
                     self._wakeup.wait(self._pause(runners))
         finally:
             for runner in runners:
@@ -568,6 +596,13 @@ class ProjectionService:
             if app is not None:
                 with suppress(Exception):
                     app.close()
+
+    @staticmethod
+    def _make_indexes(runner: _Runner) -> None:
+        try:
+            runner.caught_up()
+        except Exception as error:
+            runner.failed(error, time.monotonic())
 
     def _pause(self, runners: Sequence[_Runner]) -> float:
         """Until the next look: the check interval, or sooner if a runner retries."""

@@ -21,7 +21,7 @@ from cases.values import GovernmentLevel, Priority, Theme
 from projections import runtime
 from projections.base import TequioView
 from projections.commitments.projection import CommitmentsView
-from projections.registry import PROJECTIONS
+from projections.registry import PROJECTIONS, tracking_table
 from projections.runtime import ProjectionBusy, ProjectionService, rebuild
 from projections.timelines import projection as timelines_projection
 from tequio import projections_cli
@@ -259,6 +259,41 @@ async def test_timelines_rebuilt_with_little_memory_are_identical(
     assert rebuild(env_for(db), "timelines") == head(app)
     assert await snapshot(pool, week) == plenty
     assert await pool.fetch("SELECT * FROM timelines_entries ORDER BY position") == entries
+
+
+async def test_an_empty_read_model_far_behind_makes_its_indexes_once_caught_up(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    pool: asyncpg.Pool,
+    services: list[ProjectionService],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    week = build_week(app, ctx)
+    rebuild(env_for(db))
+    expected = await snapshot(pool, week)
+    indexes = await read_model_indexes(pool)
+    with psycopg.connect(db.url(), autocommit=True) as conn:
+        for _, view in PROJECTIONS.values():
+            conn.execute(f"DROP TABLE {', '.join(view.TABLES)} CASCADE")
+        conn.execute(f"DROP TABLE {', '.join(tracking_table(n) for n in PROJECTIONS)}")
+
+    monkeypatch.setattr(runtime, "FIRST_FILL_EVENTS", 1)
+    caplog.set_level("INFO", logger=runtime.log.name)
+    service = fast_service(db)
+    services.append(service)
+    service.start()
+    assert service.wait(head(app), timeout=20)
+    # Made by the projections' thread right after its last batch.
+    for _ in range(200):
+        if await read_model_indexes(pool) == indexes:
+            break
+        await asyncio.sleep(0.05)
+
+    assert await read_model_indexes(pool) == indexes
+    assert await snapshot(pool, week) == expected
+    assert "projection feed: filling from zero" in caplog.text
 
 
 async def read_model_indexes(pool: asyncpg.Pool) -> dict[str, str]:
