@@ -112,6 +112,7 @@ class TequioView(PostgresTrackingRecorder):
         # check), and the writes waiting to be sent, per table.
         self._pending: Pending | None = None
         self._queued: dict[str, list[_Write]] = {}
+        self._appended: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
 
     def create_table(self) -> None:
         self._mark_emptied_tracking_table()
@@ -223,9 +224,11 @@ class TequioView(PostgresTrackingRecorder):
         self._batch_tracking = None
         self._pending = pending
         self._queued = {}
+        self._appended = {}
         try:
             yield self._batch
             self.flush()
+            self._send_appended()
             tracking = last or self._batch_tracking
             if tracking is not None:
                 self._insert_tracking(curs, tracking)
@@ -234,6 +237,7 @@ class TequioView(PostgresTrackingRecorder):
             self._batch_tracking = None
             self._pending = None
             self._queued = {}
+            self._appended = {}
 
     def write(
         self,
@@ -267,8 +271,9 @@ class TequioView(PostgresTrackingRecorder):
     ) -> None:
         """A new row of an append-only table (one of ``APPENDED``).
 
-        In a pipelined batch it is copied (``COPY``) once the batch's pipeline is done,
-        with the other rows of the batch: a handler never sees it. Elsewhere it is
+        In a pipelined batch it waits for the batch's end: then, if the view appended
+        ``COPY_MIN_ROWS`` rows or more, they are copied (``COPY``) once the pipeline is
+        done, else inserted in the pipeline; a handler never sees them. Elsewhere it is
         inserted at once, so a failing row names its event.
         """
         if table not in self.APPENDED:
@@ -276,7 +281,25 @@ class TequioView(PostgresTrackingRecorder):
         if self._pending is None or self._batch is None:
             curs.execute(_insert(table, columns), row)
             return
-        self._pending.copy(table, columns, row)
+        rows = self._appended.get((table, columns))
+        if rows is None:
+            rows = self._appended[(table, columns)] = []
+        rows.append(row)
+
+    def _send_appended(self) -> None:
+        """A batch's appended rows: copied after the pipeline if there are many, else
+        inserted now, in the pipeline (a ``COPY`` costs round trips of its own, which
+        the few rows of a live batch do not repay)."""
+        appended, self._appended = self._appended, {}
+        if not appended:
+            return
+        assert self._batch is not None and self._pending is not None
+        if sum(map(len, appended.values())) >= COPY_MIN_ROWS:
+            for (table, columns), rows in appended.items():
+                self._pending.copy(table, columns, rows)
+            return
+        for (table, columns), rows in appended.items():
+            self._batch.connection.cursor().executemany(_insert(table, columns), rows)
 
     def flush(self) -> None:
         """Sends the queued writes (see :meth:`write`)."""
@@ -350,6 +373,10 @@ class _FlushingCursor(Cursor[DictRow]):
         super().executemany(*args, **kwargs)
 
 
+# From this many appended rows in a batch (a view's), they go by COPY.
+COPY_MIN_ROWS = 64
+
+
 class Pending:
     """What a pipelined transaction leaves for after its pipeline: the rows appended to
     append-only tables, to copy, and the statements that must change a number of rows.
@@ -362,11 +389,8 @@ class Pending:
         self.checks: list[Deferred] = []
         self._copies: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
 
-    def copy(self, table: str, columns: tuple[str, ...], row: tuple[Any, ...]) -> None:
-        rows = self._copies.get((table, columns))
-        if rows is None:
-            rows = self._copies[(table, columns)] = []
-        rows.append(row)
+    def copy(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        self._copies.setdefault((table, columns), []).extend(rows)
 
     def finish(self, curs: Cursor[Any]) -> None:
         """Copies the appended rows, then checks the row counts: ``LookupError`` for the
