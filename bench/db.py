@@ -102,7 +102,13 @@ def _stop_embedded(server: Any) -> None:
 
         pg_ctl: Any = vars(_commands)["pg_ctl"]  # made at import, one per binary
         pid = server.get_pid()
-        if pid is not None and psutil_alive(pid):
+        # No pid file: cleanup() stopped it (the postmaster may still be exiting), and
+        # pg_ctl would only log an error.
+        if (
+            pid is not None
+            and psutil_alive(pid)
+            and (Path(server.pgdata) / "postmaster.pid").exists()
+        ):
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
     except Exception:  # already stopped, or not ours to stop
         pass
