@@ -45,6 +45,10 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "'first' must be between 0 and {max}; got {first}.",
         "es": "'first' debe estar entre 0 y {max}; se recibió {first}.",
     },
+    "briefing_size_out_of_range": {
+        "en": "'first' must be between 1 and {max}; got {first}.",
+        "es": "'first' debe estar entre 1 y {max}; se recibió {first}.",
+    },
     "bad_cursor": {
         "en": "The cursor '{cursor}' is not valid for this list.",
         "es": "El cursor '{cursor}' no es válido para esta lista.",

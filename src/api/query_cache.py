@@ -110,7 +110,9 @@ READ_FIELDS: Mapping[str, frozenset[str]] = {
         "made fulfilled validated onTime overdue reschedules medianDaysToFulfil agency"
     ),
     "Assembly": _fields("id kind heldOn attendance facilitator territory cases"),
-    "CabinetBriefing": _fields("cabinet since newCases dueSoon overdue hotSpots"),
+    "CabinetBriefing": _fields(
+        "cabinet since newCases dueSoon overdue hotSpots newCasesCount dueSoonCount overdueCount"
+    ),
     "Case": _fields(
         "id version title description theme priority status externalId location raisedAt"
         " territory assembly tables commitments timeline"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -236,9 +236,24 @@ class Query:
 
     @strawberry.field
     async def cabinet_briefing(
-        self, info: Info, cabinet_id: strawberry.ID, since: datetime
+        self,
+        info: Info,
+        cabinet_id: strawberry.ID,
+        since: datetime,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description="At most this many new cases, commitments due soon and "
+                "overdue commitments (1 to 500; each list's size is in its count). "
+                "Unset: every one (a briefing of a whole borough can be large)."
+            ),
+        ] = None,
     ) -> CabinetBriefing:
         ctx = info.context
+        if first is not None and not 1 <= first <= MAX_PAGE:
+            raise ApiError(
+                "BAD_USER_INPUT", "briefing_size_out_of_range", max=MAX_PAGE, first=first
+            )
         policy.require_briefing(ctx.caller, str(cabinet_id))
         row = await ctx.tables.load(str(cabinet_id))
         if row is None:
@@ -249,8 +264,8 @@ class Query:
             since = since.replace(tzinfo=ctx.runtime.settings.zone)
         zone = [row["territory_id"]] if row["territory_id"] else None
         q = ctx.runtime.queries
-        new_cases = await q.cases.new_cases(
-            ctx.municipality, since=since, territory_ids=zone, themes=["SAFETY"]
+        new_cases, new_cases_count = await q.cases.new_cases(
+            ctx.municipality, since=since, territory_ids=zone, themes=["SAFETY"], first=first
         )
         due = await q.commitments.due_and_overdue(
             ctx.municipality,
@@ -259,7 +274,9 @@ class Query:
             table_ids=None if zone else [row["id"]],
             territory_ids=zone,
             cabinet_scope=ctx.cabinet_scope,
+            first=first,
         )
+        (counts,) = due["counts"]
         spots = await q.cases.hot_spots(
             ctx.municipality, since=since, under_territory_id=row["territory_id"], theme="SAFETY"
         )
@@ -269,6 +286,9 @@ class Query:
             new_cases=[Case.from_row(r) for r in new_cases],
             due_soon=[Commitment.from_row(r) for r in due["due_soon"]],
             overdue=[Commitment.from_row(r) for r in due["overdue"]],
+            new_cases_count=new_cases_count,
+            due_soon_count=counts["due_soon"],
+            overdue_count=counts["overdue"],
             hot_spots=[HotSpot(territory_id=s["territory_id"], cases=s["cases"]) for s in spots],
         )
 

@@ -512,6 +512,15 @@ class CabinetBriefing:
     due_soon: list[Commitment]
     overdue: list[Commitment]
     hot_spots: list[HotSpot]
+    new_cases_count: int = strawberry.field(
+        description="How many new cases there are, whether or not `first` left some out."
+    )
+    due_soon_count: int = strawberry.field(
+        description="How many commitments are due soon, whether or not `first` left some out."
+    )
+    overdue_count: int = strawberry.field(
+        description="How many commitments are overdue, whether or not `first` left some out."
+    )
 
 
 @strawberry.type

@@ -126,8 +126,10 @@ class CaseQueries:
         since: datetime,
         territory_ids: Sequence[str] | None = None,
         themes: Sequence[str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Cases raised at or after ``since`` (merged duplicates left out), newest first;
+        first: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Cases raised at or after ``since`` (merged duplicates left out), newest first
+        (with ``first``, 1 or more, at most that many), and how many there are in all;
         ``territory_ids`` take in every territory below them."""
         p = Params(municipality, since)
         where = ["c.municipality = $1", "c.raised_at >= $2", "c.status <> 'MERGED'"]
@@ -135,12 +137,17 @@ class CaseQueries:
             where.append(f"c.territory_id IN {within(TERRITORIES, '$1', p(list(territory_ids)))}")
         if themes is not None:
             where.append(f"c.theme = any({p(list(themes))}::text[])")
+        limit = "" if first is None else f" LIMIT {p(first)}"
         rows = await self._pool.fetch(
-            f"SELECT {CASE_COLUMNS} FROM {CASES} c WHERE {' AND '.join(where)}"
-            " ORDER BY c.raised_at DESC, c.id",
+            f"SELECT {CASE_COLUMNS}, count(*) OVER () AS of FROM {CASES} c"
+            f" WHERE {' AND '.join(where)} ORDER BY c.raised_at DESC, c.id{limit}",
             *p.values,
         )
-        return [dict(r) for r in rows]
+        cases = [dict(r) for r in rows]
+        total = int(cases[0]["of"]) if cases else 0  # ``first`` is at least 1
+        for case in cases:
+            del case["of"]
+        return cases, total
 
     async def hot_spots(
         self,

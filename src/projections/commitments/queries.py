@@ -164,14 +164,16 @@ class CommitmentQueries:
         table_ids: Sequence[str] | None = None,
         territory_ids: Sequence[str] | None = None,
         cabinet_scope: CabinetScope = None,
+        first: int | None = None,
     ) -> dict[str, list[dict[str, Any]]]:
-        """``{"due_soon": [...], "overdue": [...]}`` among commitments still owed.
+        """``{"due_soon": [...], "overdue": [...]}`` among commitments still owed, and
+        ``"counts"``: ``[{"due_soon": n, "overdue": n}]``, how many there are in all.
 
         Due soon: due between ``today`` and ``today + within_days`` (inclusive).
-        Overdue: due before ``today``. Both soonest due first. ``table_ids`` keeps
-        commitments agreed at those tables, ``territory_ids`` those in (or below)
-        those territories; given both, a commitment matching either is kept;
-        given neither, all are.
+        Overdue: due before ``today``. Both soonest due first; with ``first`` (1 or
+        more), at most that many of each. ``table_ids`` keeps commitments agreed at those tables,
+        ``territory_ids`` those in (or below) those territories; given both, a
+        commitment matching either is kept; given neither, all are.
         """
         p = Params(municipality, today + timedelta(days=max(within_days, 0)))
         where = ["c.municipality = $1", owed(p), "c.due_on <= $2::date", visible(p, cabinet_scope)]
@@ -182,14 +184,29 @@ class CommitmentQueries:
             scope.append(f"c.territory_id IN {within(TERRITORIES, '$1', p(list(territory_ids)))}")
         if scope:
             where.append(f"({' OR '.join(scope)})")
-        rows = await self._pool.fetch(
-            f"SELECT {COMMITMENT_COLUMNS} FROM {COMMITMENTS} c WHERE {' AND '.join(where)}"
-            " ORDER BY c.due_on, c.id",
-            *p.values,
-        )
+        select = f"SELECT {COMMITMENT_COLUMNS} FROM {COMMITMENTS} c WHERE {' AND '.join(where)}"
+        if first is None:
+            rows = await self._pool.fetch(f"{select} ORDER BY c.due_on, c.id", *p.values)
+        else:
+            # Each list's first rows, and each list's size, in one pass.
+            late = f"c.due_on < {p(today)}::date"
+            rows = await self._pool.fetch(
+                f"SELECT * FROM (SELECT {COMMITMENT_COLUMNS}, {late} AS late,"
+                f" row_number() OVER (PARTITION BY {late} ORDER BY c.due_on, c.id) AS nth,"
+                f" count(*) OVER (PARTITION BY {late}) AS of"
+                f" FROM {COMMITMENTS} c WHERE {' AND '.join(where)}) x"
+                f" WHERE nth <= {p(first)} ORDER BY due_on, id",
+                *p.values,
+            )
         result: dict[str, list[dict[str, Any]]] = {"due_soon": [], "overdue": []}
+        sizes = {"due_soon": 0, "overdue": 0}
         for row in self._rows(rows, today):
-            result["overdue" if row["overdue"] else "due_soon"].append(row)
+            which = "overdue" if row["overdue"] else "due_soon"
+            result[which].append(row)
+            sizes[which] = int(row.pop("of", 0)) if first is not None else sizes[which] + 1
+            row.pop("late", None)
+            row.pop("nth", None)
+        result["counts"] = [sizes]
         return result
 
     async def agenda(
