@@ -41,7 +41,7 @@ from cases.ids import (
 )
 from cases.receipts import IdempotencyReceipt
 from cases.reporter_vault import ReporterVault
-from cases.schema_lock import creates_tables, schema_lock
+from cases.schema_lock import schema_lock
 from cases.values import (
     AssemblyKind,
     GovernmentLevel,
@@ -106,12 +106,16 @@ class TequioApplication(Application[UUID]):
             self.recorder.datastore,  # type: ignore[attr-defined]
             self.env.get("CIPHER_KEY"),
         )
-        with schema_lock(self.env, creates_tables(self.env, self.name)):
+        with schema_lock(self.recorder.datastore):  # type: ignore[attr-defined]
             self.reporter_vault.create_tables()
 
     def construct_recorder(self) -> ApplicationRecorder:
-        # The library makes its tables (and a function) here: one process at a time.
-        with schema_lock(self.env, creates_tables(self.env, self.name)):
+        # The library makes its tables (and a function) here, unless told not to:
+        # one process at a time.
+        creates = getattr(self.factory, "env_create_table", lambda: False)
+        if not creates():
+            return super().construct_recorder()
+        with schema_lock(getattr(self.factory, "datastore", None)):
             return super().construct_recorder()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

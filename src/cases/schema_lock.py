@@ -10,42 +10,40 @@ start. A session advisory lock makes them take turns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
 
 import psycopg
-from eventsourcing.utils import strtobool
+from eventsourcing.postgres import PostgresDatastore
 
 # pg_advisory_lock's key: Tequio's schema, distinct from the projections' locks.
 SCHEMA_LOCK_KEY = 0x7E910_5C4E
+# A process stuck holding it makes the others fail to start after this long, with
+# PostgreSQL's "lock timeout" error, rather than wait for ever.
+WAIT = "60s"
 
 
 @contextmanager
-def schema_lock(env: Mapping[str, str], create_table: bool = True) -> Iterator[None]:
-    """Holds the lock while the block makes tables (not when nothing is made, or the
-    store is not PostgreSQL)."""
-    if not create_table or env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+def schema_lock(datastore: Any) -> Iterator[None]:
+    """Holds the lock while the block makes tables; nothing to hold if the store is not
+    PostgreSQL. The lock's connection is the datastore's own settings (password
+    function included), outside its pool: the block needs the pool's connections."""
+    if not isinstance(datastore, PostgresDatastore):
         yield
         return
-    with psycopg.connect(
-        host=env.get("POSTGRES_HOST"),
-        port=env.get("POSTGRES_PORT"),
-        dbname=env.get("POSTGRES_DBNAME"),
-        user=env.get("POSTGRES_USER"),
-        password=env.get("POSTGRES_PASSWORD"),
-        connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT") or 5),
-        autocommit=True,
-    ) as conn:
-        # Bounded: a process stuck holding it must not stop every other from starting.
-        conn.execute("SET lock_timeout = '60s'")
+    pool = datastore.pool
+    kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else {}
+    settings = {k: v for k, v in kwargs.items() if k != "row_factory"}
+    if pool.get_password_func is not None:
+        settings["password"] = pool.get_password_func()
+    with psycopg.connect(**settings, connect_timeout=max(1, int(pool.timeout))) as conn:
+        conn.autocommit = True
+        conn.execute(f"SET lock_timeout = '{WAIT}'")
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
         try:
             yield
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
-
-
-def creates_tables(env: Mapping[str, str], app_name: str) -> bool:
-    """The library's ``CREATE_TABLE`` setting (``<APP>_CREATE_TABLE`` first; default on)."""
-    value = env.get(f"{app_name.upper()}_CREATE_TABLE", env.get("CREATE_TABLE", "y"))
-    return bool(strtobool(value or "y"))
+            # Closing the connection releases it too.
+            with suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))

@@ -425,6 +425,9 @@ class TequioProjection(Projection[TView]):
 
     def __init__(self, view: TView) -> None:
         super().__init__(view)
+        # Bound once, as the library does on every access: that completes registrations
+        # it deferred (handlers registered by their annotations).
+        getattr(self, "process_event")  # noqa: B009
         handler_for = _handlers(type(self))
         name = self.name
 

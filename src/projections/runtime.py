@@ -856,6 +856,13 @@ def _rebuild(
                 views[n].create_secondary_indexes()
             log.debug("rebuilt %s from %s events", ", ".join(names), done)
             return done
+    except BaseException:
+        # What was filled keeps its indexes, if PostgreSQL is still there (if not, the
+        # runners make them when they start).
+        for view in views.values():
+            with suppress(Exception):
+                view.create_secondary_indexes()
+        raise
     finally:
         for view in views.values():
             with suppress(Exception):

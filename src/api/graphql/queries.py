@@ -250,11 +250,11 @@ class Query:
         ] = None,
     ) -> CabinetBriefing:
         ctx = info.context
+        policy.require_briefing(ctx.caller, str(cabinet_id))
         if first is not None and not 1 <= first <= MAX_PAGE:
             raise ApiError(
                 "BAD_USER_INPUT", "briefing_size_out_of_range", max=MAX_PAGE, first=first
             )
-        policy.require_briefing(ctx.caller, str(cabinet_id))
         row = await ctx.tables.load(str(cabinet_id))
         if row is None:
             raise ApiError("NOT_FOUND", "no_such_table", table_id=str(cabinet_id))
@@ -264,10 +264,10 @@ class Query:
             since = since.replace(tzinfo=ctx.runtime.settings.zone)
         zone = [row["territory_id"]] if row["territory_id"] else None
         q = ctx.runtime.queries
-        new_cases, new_cases_count = await q.cases.new_cases(
+        new_cases, new_cases_count = await q.cases.new_cases_counted(
             ctx.municipality, since=since, territory_ids=zone, themes=["SAFETY"], first=first
         )
-        due = await q.commitments.due_and_overdue(
+        due = await q.commitments.due_and_overdue_counted(
             ctx.municipality,
             today=ctx.today,
             within_days=DUE_SOON_DAYS,
@@ -276,7 +276,6 @@ class Query:
             cabinet_scope=ctx.cabinet_scope,
             first=first,
         )
-        (counts,) = due["counts"]
         spots = await q.cases.hot_spots(
             ctx.municipality, since=since, under_territory_id=row["territory_id"], theme="SAFETY"
         )
@@ -284,11 +283,11 @@ class Query:
             cabinet=Table.from_row(row),
             since=since.astimezone(ctx.runtime.settings.zone),
             new_cases=[Case.from_row(r) for r in new_cases],
-            due_soon=[Commitment.from_row(r) for r in due["due_soon"]],
-            overdue=[Commitment.from_row(r) for r in due["overdue"]],
+            due_soon=[Commitment.from_row(r) for r in due.due_soon],
+            overdue=[Commitment.from_row(r) for r in due.overdue],
             new_cases_count=new_cases_count,
-            due_soon_count=counts["due_soon"],
-            overdue_count=counts["overdue"],
+            due_soon_count=due.due_soon_count,
+            overdue_count=due.overdue_count,
             hot_spots=[HotSpot(territory_id=s["territory_id"], cases=s["cases"]) for s in spots],
         )
 

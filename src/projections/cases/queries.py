@@ -126,11 +126,27 @@ class CaseQueries:
         since: datetime,
         territory_ids: Sequence[str] | None = None,
         themes: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Cases raised at or after ``since`` (merged duplicates left out), newest first;
+        ``territory_ids`` take in every territory below them."""
+        cases, _ = await self.new_cases_counted(
+            municipality, since=since, territory_ids=territory_ids, themes=themes
+        )
+        return cases
+
+    async def new_cases_counted(
+        self,
+        municipality: str,
+        *,
+        since: datetime,
+        territory_ids: Sequence[str] | None = None,
+        themes: Sequence[str] | None = None,
         first: int | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Cases raised at or after ``since`` (merged duplicates left out), newest first
-        (with ``first``, 1 or more, at most that many), and how many there are in all;
-        ``territory_ids`` take in every territory below them."""
+        """:meth:`new_cases`, at most ``first`` of them (1 or more) if given, and how many
+        there are in all."""
+        if first is not None and first < 1:
+            raise ValueError(f"first must be 1 or more, not {first}")
         p = Params(municipality, since)
         where = ["c.municipality = $1", "c.raised_at >= $2", "c.status <> 'MERGED'"]
         if territory_ids is not None:
@@ -144,7 +160,7 @@ class CaseQueries:
             *p.values,
         )
         cases = [dict(r) for r in rows]
-        total = int(cases[0]["of"]) if cases else 0  # ``first`` is at least 1
+        total = int(cases[0]["of"]) if cases else 0  # no row: none at all (first >= 1)
         for case in cases:
             del case["of"]
         return cases, total

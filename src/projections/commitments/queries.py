@@ -14,6 +14,7 @@ date), rows carry ``overdue`` and ``days_overdue``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -32,6 +33,17 @@ COMMITMENT_COLUMNS = (
     " c.territory_id, c.assembly_id, c.session_id"
 )
 CURSOR_KIND = "commitment"
+
+
+@dataclass
+class DueLists:
+    """Commitments still owed, due soon and overdue (soonest due first), and how many
+    of each there are in all (the lists may hold only the first few)."""
+
+    due_soon: list[dict[str, Any]] = field(default_factory=list)
+    overdue: list[dict[str, Any]] = field(default_factory=list)
+    due_soon_count: int = 0
+    overdue_count: int = 0
 
 
 def derive(row: dict[str, Any], today: date) -> dict[str, Any]:
@@ -164,17 +176,40 @@ class CommitmentQueries:
         table_ids: Sequence[str] | None = None,
         territory_ids: Sequence[str] | None = None,
         cabinet_scope: CabinetScope = None,
-        first: int | None = None,
     ) -> dict[str, list[dict[str, Any]]]:
-        """``{"due_soon": [...], "overdue": [...]}`` among commitments still owed, and
-        ``"counts"``: ``[{"due_soon": n, "overdue": n}]``, how many there are in all.
+        """``{"due_soon": [...], "overdue": [...]}`` among commitments still owed.
 
         Due soon: due between ``today`` and ``today + within_days`` (inclusive).
-        Overdue: due before ``today``. Both soonest due first; with ``first`` (1 or
-        more), at most that many of each. ``table_ids`` keeps commitments agreed at those tables,
-        ``territory_ids`` those in (or below) those territories; given both, a
-        commitment matching either is kept; given neither, all are.
+        Overdue: due before ``today``. Both soonest due first. ``table_ids`` keeps
+        commitments agreed at those tables, ``territory_ids`` those in (or below)
+        those territories; given both, a commitment matching either is kept;
+        given neither, all are.
         """
+        found = await self.due_and_overdue_counted(
+            municipality,
+            today=today,
+            within_days=within_days,
+            table_ids=table_ids,
+            territory_ids=territory_ids,
+            cabinet_scope=cabinet_scope,
+        )
+        return {"due_soon": found.due_soon, "overdue": found.overdue}
+
+    async def due_and_overdue_counted(
+        self,
+        municipality: str,
+        *,
+        today: date,
+        within_days: int,
+        table_ids: Sequence[str] | None = None,
+        territory_ids: Sequence[str] | None = None,
+        cabinet_scope: CabinetScope = None,
+        first: int | None = None,
+    ) -> DueLists:
+        """:meth:`due_and_overdue`, at most ``first`` (1 or more) of each list if given,
+        with each list's full size."""
+        if first is not None and first < 1:
+            raise ValueError(f"first must be 1 or more, not {first}")
         p = Params(municipality, today + timedelta(days=max(within_days, 0)))
         where = ["c.municipality = $1", owed(p), "c.due_on <= $2::date", visible(p, cabinet_scope)]
         scope = []
@@ -184,30 +219,29 @@ class CommitmentQueries:
             scope.append(f"c.territory_id IN {within(TERRITORIES, '$1', p(list(territory_ids)))}")
         if scope:
             where.append(f"({' OR '.join(scope)})")
-        select = f"SELECT {COMMITMENT_COLUMNS} FROM {COMMITMENTS} c WHERE {' AND '.join(where)}"
-        if first is None:
-            rows = await self._pool.fetch(f"{select} ORDER BY c.due_on, c.id", *p.values)
-        else:
-            # Each list's first rows, and each list's size, in one pass.
-            late = f"c.due_on < {p(today)}::date"
-            rows = await self._pool.fetch(
-                f"SELECT * FROM (SELECT {COMMITMENT_COLUMNS}, {late} AS late,"
-                f" row_number() OVER (PARTITION BY {late} ORDER BY c.due_on, c.id) AS nth,"
-                f" count(*) OVER (PARTITION BY {late}) AS of"
-                f" FROM {COMMITMENTS} c WHERE {' AND '.join(where)}) x"
-                f" WHERE nth <= {p(first)} ORDER BY due_on, id",
-                *p.values,
-            )
-        result: dict[str, list[dict[str, Any]]] = {"due_soon": [], "overdue": []}
-        sizes = {"due_soon": 0, "overdue": 0}
+        # Each list's first rows and its size, in one pass (overdue: owed, due before
+        # today, as ``derive`` says; every row here is owed).
+        late = f"c.due_on < {p(today)}::date"
+        limit = "" if first is None else f" WHERE nth <= {p(first)}"
+        rows = await self._pool.fetch(
+            f"SELECT * FROM (SELECT {COMMITMENT_COLUMNS},"
+            f" row_number() OVER (PARTITION BY {late} ORDER BY c.due_on, c.id) AS nth,"
+            f" count(*) OVER (PARTITION BY {late}) AS of"
+            f" FROM {COMMITMENTS} c WHERE {' AND '.join(where)}) x{limit}"
+            " ORDER BY due_on, id",
+            *p.values,
+        )
+        found = DueLists()
         for row in self._rows(rows, today):
-            which = "overdue" if row["overdue"] else "due_soon"
-            result[which].append(row)
-            sizes[which] = int(row.pop("of", 0)) if first is not None else sizes[which] + 1
-            row.pop("late", None)
-            row.pop("nth", None)
-        result["counts"] = [sizes]
-        return result
+            size = int(row.pop("of"))
+            del row["nth"]
+            if row["overdue"]:
+                found.overdue.append(row)
+                found.overdue_count = size
+            else:
+                found.due_soon.append(row)
+                found.due_soon_count = size
+        return found
 
     async def agenda(
         self, municipality: str, table_id: str, today: date, within_days: int
