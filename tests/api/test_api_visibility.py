@@ -206,18 +206,8 @@ async def test_case_timeline_counts_only_the_tables_the_reader_may_see(
 async def test_a_routing_only_to_a_hidden_cabinet_leaves_no_trace_in_the_timeline(
     world: World,
 ) -> None:
-    case = await world.raise_case("Asaltos en la parada del Metro", theme="SAFETY")
-    case = (
-        await world.api.run(
-            TRIAGE,
-            {"id": case["id"], "v": case["version"], "theme": "SAFETY", "priority": "URGENT"},
-            token=world.coordinator,
-        )
-    )["triageCase"]
-    await world.api.run(
-        ROUTE,
-        {"id": case["id"], "v": case["version"], "tables": [CABINET]},
-        token=world.coordinator,
+    case = await world.routed_safety_case(
+        "Asaltos en la parada del Metro", [CABINET], priority="URGENT"
     )
     assert await routings(world, case["id"], token=None) == []
     assert await routings(world, case["id"], token=world.cabinet_member) == ["Routed to 1 table"]

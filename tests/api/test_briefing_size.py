@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from world import CABINET, MX, ROUTE, TRIAGE, World, module_world
+from world import CABINET, MX, World, module_world
 
 world = module_world()
 
@@ -26,19 +26,7 @@ async def busy_week(world: World) -> None:
     """Four safety cases at the cabinet, each with a commitment there; on Friday two of
     them are overdue and two due soon."""
     for n, due in enumerate(["2026-11-17", "2026-11-18", "2026-11-21", "2026-11-22"]):
-        case = await world.raise_case(f"Robo en la calle {n}", theme="SAFETY")
-        case = (
-            await world.api.run(
-                TRIAGE,
-                {"id": case["id"], "v": case["version"], "theme": "SAFETY", "priority": "HIGH"},
-                token=world.coordinator,
-            )
-        )["triageCase"]
-        await world.api.run(
-            ROUTE,
-            {"id": case["id"], "v": case["version"], "tables": [CABINET]},
-            token=world.coordinator,
-        )
+        case = await world.routed_safety_case(f"Robo en la calle {n}", [CABINET])
         await world.commit(
             case["id"],
             f"Patrullaje {n}",
@@ -55,7 +43,7 @@ async def briefing(world: World, first: int | None) -> dict[str, Any]:
     data = await world.api.run(
         BRIEFING, {"cabinet": CABINET, "first": first}, token=world.cabinet_member
     )
-    return data["cabinetBriefing"]  # type: ignore[no-any-return]
+    return data["cabinetBriefing"]
 
 
 async def test_a_briefing_asked_for_its_first_n_gives_the_head_of_each_list_and_every_count(

@@ -257,6 +257,26 @@ class World:
             "raiseCase"
         ]
 
+    async def routed_safety_case(
+        self, title: str, tables: list[str], *, priority: str = "HIGH"
+    ) -> dict[str, Any]:
+        """A safety case, raised, triaged and routed to ``tables`` (as the coordinator)."""
+        case = await self.raise_case(title, theme="SAFETY")
+        case = (
+            await self.api.run(
+                TRIAGE,
+                {"id": case["id"], "v": case["version"], "theme": "SAFETY", "priority": priority},
+                token=self.coordinator,
+            )
+        )["triageCase"]
+        return (
+            await self.api.run(
+                ROUTE,
+                {"id": case["id"], "v": case["version"], "tables": tables},
+                token=self.coordinator,
+            )
+        )["routeCase"]
+
     async def commit(
         self,
         case_id: str,
