@@ -17,7 +17,7 @@ from starlette.requests import HTTPConnection
 
 from api import open311
 from api.auth import Authenticator
-from api.availability import install_unavailable_handlers, ping
+from api.availability import DatabaseCheck, install_unavailable_handlers, ping
 from api.callers import AuthenticationFailed, Gatekeeper
 from api.feed import router as feed_router
 from api.graphql.context import TequioContext
@@ -41,6 +41,13 @@ from tequio.database import Database
 from tequio.settings import Settings
 
 log = logging.getLogger("tequio.api")
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """The pool's own reset runs ``RESET ALL; UNLISTEN *; ...`` on every release: a
+    round trip per read. These connections never change their session (no ``SET``,
+    ``LISTEN`` or session-level advisory lock; the listener has its own connection),
+    and asyncpg still rolls back a transaction left open before calling this."""
 
 
 def create_app(
@@ -69,7 +76,10 @@ def create_app(
             projections = ProjectionService(env)
             await to_thread.run_sync(projections.start)
         pool = await asyncpg.create_pool(
-            database.info.url(), min_size=1, max_size=settings.pool_size * 2
+            database.info.url(),
+            min_size=1,
+            max_size=settings.pool_size * 2,
+            reset=_keep_session,
         )
         progress = ProgressWatch(pool, database.info.url())
         await progress.start()
@@ -97,6 +107,7 @@ def create_app(
             queries=ReadModels.on(pool),
             projections=projections,
             progress=progress,
+            database_check=DatabaseCheck(pool),
             query_cache=query_cache,
         )
         webhooks = await Webhooks.open(

@@ -10,6 +10,8 @@ reconnect on their own once the server is back. See docs/faults.md.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 import asyncpg
 import psycopg
@@ -26,6 +28,8 @@ log = logging.getLogger("tequio.api")
 
 # A quick look at the server before a command is handed to a worker thread.
 CHECK_TIMEOUT = 2.0
+# How long a successful look is trusted (DatabaseCheck).
+CHECK_FRESH_FOR = 0.1
 # A command's worker thread gets this much more than the table lock's timeout.
 COMMAND_GRACE = 10.0
 # Seconds a client is asked to wait before it tries again.
@@ -65,14 +69,37 @@ async def ping(pool: asyncpg.Pool) -> None:
         await conn.fetchval("SELECT 1", timeout=CHECK_TIMEOUT)
 
 
-async def require_database(pool: asyncpg.Pool) -> None:
-    """Raises ``SERVICE_UNAVAILABLE`` at once when PostgreSQL does not answer."""
-    try:
-        await ping(pool)
-    except Exception as error:
-        if is_unavailable(error):
-            raise unavailable() from error
-        raise
+class DatabaseCheck:
+    """Before a command: ``SERVICE_UNAVAILABLE`` at once when PostgreSQL does not answer.
+
+    A successful look is trusted for ``fresh_for`` seconds, so a busy server pings
+    a few times a second instead of once per write. A command that starts within
+    that window of the server going down waits for its timeout instead (as does one
+    that was already running when it went down): a failed look forgets the last
+    success at once."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        fresh_for: float = CHECK_FRESH_FOR,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pool = pool
+        self._fresh_for = fresh_for
+        self._monotonic = monotonic
+        self._good_until = float("-inf")
+
+    async def require(self) -> None:
+        if self._monotonic() < self._good_until:
+            return
+        try:
+            await ping(self._pool)
+        except Exception as error:
+            self._good_until = float("-inf")
+            if is_unavailable(error):
+                raise unavailable() from error
+            raise
+        self._good_until = self._monotonic() + self._fresh_for
 
 
 def install_unavailable_handlers(app: FastAPI) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from api.availability import DatabaseCheck
 from api.query_cache import QueryCache
 from cases.application import TequioApplication
 from cases.clock import Clock
@@ -56,5 +57,7 @@ class Runtime:
     projections: ProjectionService | None
     # Read your own writes: waits for the read models to have a notification id.
     progress: ProgressWatch
+    # Is PostgreSQL up? Asked before each command (a success is trusted briefly).
+    database_check: DatabaseCheck
     # Answers of read-only queries (ADR 0016); None when TEQUIO_QUERY_CACHE_SIZE=0.
     query_cache: QueryCache | None = None

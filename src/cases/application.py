@@ -31,6 +31,7 @@ from cases.errors import (
     ForbiddenError,
     NotFoundError,
     RuleViolation,
+    TequioError,
 )
 from cases.forums import Assembly, Table
 from cases.ids import (
@@ -431,7 +432,8 @@ class TequioApplication(Application[UUID]):
             )
             return _Outcome(case, [case])
 
-        return self._execute(ctx, "raiseCase", params, decide)
+        # Sealing a contact writes its key outside the event store: a retry must not.
+        return self._execute(ctx, "raiseCase", params, decide, look_first=bool(reporter))
 
     def reveal_reporter(self, ctx: CommandContext, *, case_id: str) -> dict[str, str] | None:
         """The reporter's contact (None if none was given or it was erased).
@@ -823,19 +825,28 @@ class TequioApplication(Application[UUID]):
         command: str,
         params: dict[str, Any],
         decide: Callable[[], _Outcome],
+        *,
+        look_first: bool = False,
     ) -> CommandResult:
+        """Decides and saves, once per idempotency key.
+
+        The receipt of an earlier attempt is looked for only when this attempt cannot
+        go through: its decision fails (the first attempt moved the version on, or
+        changed what a rule looks at), decides nothing new, or its save collides with
+        the receipt. A first attempt, by far the common case, pays no lookup.
+        ``look_first`` looks before deciding, for commands whose decision writes
+        outside the event store (sealing a reporter's contact)."""
         receipt_id = fingerprint = None
         if ctx.idempotency_key is not None:
             receipt_id = _receipt_public_id(ctx)
             fingerprint = _fingerprint(command, params)
-            replay = self._replay(ctx, receipt_id, fingerprint)
-            if replay is not None:
-                return replay
+            if look_first:
+                replay = self._replay(ctx, receipt_id, fingerprint)
+                if replay is not None:
+                    return replay
         try:
             outcome = decide()
-        except (ConflictError, RuleViolation):
-            # A retry racing its own first attempt: that attempt may have committed after
-            # this one looked for its receipt, making the decision see a newer version.
+        except TequioError:
             if receipt_id is not None and fingerprint is not None:
                 replay = self._replay(ctx, receipt_id, fingerprint)
                 if replay is not None:
@@ -861,6 +872,10 @@ class TequioApplication(Application[UUID]):
             )
         if not outcome.changed:
             # Nothing new to record (an idempotent re-import): nothing to wait for.
+            if receipt_id is not None and fingerprint is not None:
+                replay = self._replay(ctx, receipt_id, fingerprint)
+                if replay is not None:
+                    return replay
             return CommandResult(result.id, result.version, self.current_position())
         try:
             recordings = self.save(*to_save)

@@ -98,8 +98,9 @@ async def wait_for(
         interval = min(interval * 2, MAX_INTERVAL)
 
 
-def announcement(name: str, position: int) -> str:
-    return f"{name}:{position}"
+def announcement(names: Sequence[str], position: int) -> str:
+    """``<name>[,<name>...]:<position>``: the read models a batch brought to ``position``."""
+    return f"{','.join(names)}:{position}"
 
 
 class ProgressWatch:
@@ -188,9 +189,10 @@ class ProgressWatch:
                 self._reached[name] = position
 
     def _heard(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
-        name, _, position = str(payload).partition(":")
+        names, _, position = str(payload).rpartition(":")
         with suppress(ValueError):
-            self._merge({name: int(position)})
+            reached = int(position)
+            self._merge({name: reached for name in names.split(",") if name})
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 

@@ -987,7 +987,7 @@ def _apply_batch(
         for domain_event, tracking in events:
             projection.process_event(domain_event, tracking)
         if announce is not None:
-            _announce(curs, announce, events[-1][1].notification_id)
+            _announce(curs, [announce], events[-1][1].notification_id)
 
 
 class _Part(NamedTuple):
@@ -1011,11 +1011,13 @@ def _apply_together(parts: Sequence[_Part], *, announce: bool = True) -> None:
                 with part.view.joined(curs, part.events[-1][1], pending):
                     for domain_event, tracking in part.events:
                         part.projection.process_event(domain_event, tracking)
-                if announce:
-                    _announce(curs, part.name, part.events[-1][1].notification_id)
+            if announce:
+                # Every part ends at the batch's last event: one announcement names them
+                # all, so a waiting request wakes once per batch, not once per read model.
+                _announce(curs, [p.name for p in parts], parts[0].events[-1][1].notification_id)
         pending.finish(curs)
 
 
-def _announce(curs: Any, name: str, position: int) -> None:
-    """Delivered on commit: wakes the requests waiting for this read model."""
-    curs.execute("SELECT pg_notify(%s, %s)", (PROGRESS_CHANNEL, announcement(name, position)))
+def _announce(curs: Any, names: Sequence[str], position: int) -> None:
+    """Delivered on commit: wakes the requests waiting for these read models."""
+    curs.execute("SELECT pg_notify(%s, %s)", (PROGRESS_CHANNEL, announcement(names, position)))

@@ -22,4 +22,9 @@ def library_env(
 def build_application(
     settings: Settings, info: ConnectionInfo, *, clock: Clock | None = None
 ) -> TequioApplication:
-    return TequioApplication(library_env(settings, info), clock=clock, time_zone=settings.time_zone)
+    env = library_env(settings, info)
+    if settings.aggregate_cache_size:
+        # With fast-forward (the library's default) a cached aggregate is brought up to
+        # date from the store each time it is got: other processes' writes count.
+        env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.aggregate_cache_size)
+    return TequioApplication(env, clock=clock, time_zone=settings.time_zone)

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     graphiql: bool = Field(default=True, alias="TEQUIO_GRAPHIQL")
     introspection: bool = Field(default=True, alias="TEQUIO_INTROSPECTION")
 
+    # Aggregates the write side keeps in memory between commands (the library's LRU
+    # cache, brought up to date from the event store on every use); 0 turns it off.
+    aggregate_cache_size: int = Field(
+        default=5000, alias="TEQUIO_AGGREGATE_CACHE_SIZE", ge=0, le=1_000_000
+    )
+
     # The response cache of read-only GraphQL queries (src/api/query_cache.py, ADR 0016):
     # at most this many answers per process (0 turns it off), each at most this big,
     # all of them together at most this many bytes.

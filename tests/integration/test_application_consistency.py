@@ -19,6 +19,7 @@ from cases.values import (
     Priority,
     Theme,
 )
+from tequio.application import build_application
 
 MUN = "iztapalapa"
 FRIDAY = date(2026, 11, 20)
@@ -213,6 +214,83 @@ def test_retry_returns_the_first_version_even_after_later_changes(
     again = app.report_progress(k, commitment_id=cid, expected_version=1, progress=40, note="n")
     assert (again.version, again.replayed) == (first.version, True) == (2, True)
     assert len(stored(app, Commitment, cid)) == 3
+
+
+def test_retry_after_the_commitment_moved_to_another_agency_gets_the_first_result(
+    app: TequioApplication, ctx: CommandContext
+) -> None:
+    _, cid = seed(app, ctx)
+    lucia = keyed(replace(ctx, actor="staff:lucia", agency_scope="servicios-urbanos"))
+    first = app.report_progress(lucia, commitment_id=cid, expected_version=1, progress=40, note="n")
+    app.reassign_commitment(
+        ctx, commitment_id=cid, expected_version=2, responsible_agency_id="obras", reason="r"
+    )
+    # Decided afresh, the retry would now be refused (not her agency's any more).
+    again = app.report_progress(lucia, commitment_id=cid, expected_version=1, progress=40, note="n")
+    assert (again.id, again.version, again.replayed) == (cid, first.version, True)
+    assert len(stored(app, Commitment, cid)) == 3
+
+
+def test_retried_reimport_that_changes_nothing_is_still_reported_as_a_replay(
+    app: TequioApplication, ctx: CommandContext
+) -> None:
+    seed(app, ctx)
+    k = keyed(ctx, "import-7")
+    kwargs: dict[str, Any] = {
+        "territory_id": "smt-avisadero",
+        "theme": Theme.WATER,
+        "title": "Leak on Calle 5",
+        "description": "Since Monday",
+        "external_id": "311-000123",
+    }
+    first = app.raise_case(k, **kwargs)
+    before = position(app)
+    again = app.raise_case(k, **kwargs)
+    assert (again.id, again.version, again.replayed) == (first.id, first.version, True)
+    assert position(app) == before
+
+
+def test_retried_raise_with_a_reporter_seals_no_second_contact(
+    app: TequioApplication, ctx: CommandContext
+) -> None:
+    seed(app, ctx)
+    k = keyed(ctx, "raise-with-contact")
+    kwargs: dict[str, Any] = {
+        "territory_id": "smt-avisadero",
+        "theme": Theme.SAFETY,
+        "title": "Broken lamp",
+        "description": "Corner of the market",
+        "reporter": {"name": "Graciela", "phone": "5512345678"},
+    }
+    first = app.raise_case(k, **kwargs)
+    keys_before = _vault_keys(app)
+    again = app.raise_case(k, **kwargs)
+    assert (again.id, again.replayed) == (first.id, True)
+    assert _vault_keys(app) == keys_before
+
+
+def _vault_keys(app: TequioApplication) -> int:
+    with app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
+        curs.execute("SELECT count(*) AS n FROM tequio_reporter_keys")
+        return int(curs.fetchone()["n"])
+
+
+def test_a_cached_aggregate_sees_what_another_process_wrote(
+    app: TequioApplication, ctx: CommandContext, settings: Any, db: Any, clock: Any
+) -> None:
+    _, cid = seed(app, ctx)
+    app.report_progress(ctx, commitment_id=cid, expected_version=1, progress=10, note="here")
+    other = build_application(settings, db, clock=clock)  # another API process
+    try:
+        other.report_progress(ctx, commitment_id=cid, expected_version=2, progress=20, note="there")
+    finally:
+        other.close()
+    # This process holds version 2 in its cache; the store has version 3.
+    with pytest.raises(ConflictError) as info:
+        app.report_progress(ctx, commitment_id=cid, expected_version=2, progress=30, note="old")
+    assert info.value.params["actual"] == 3
+    result = app.report_progress(ctx, commitment_id=cid, expected_version=3, progress=30, note="n")
+    assert result.version == 4
 
 
 def test_receipt_is_written_in_the_same_transaction_as_the_change(

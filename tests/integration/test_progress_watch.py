@@ -12,7 +12,7 @@ from projection_helpers import build_directory, env_for
 
 from cases.application import CommandContext, TequioApplication
 from cases.values import GovernmentLevel
-from projections.positions import PROGRESS_CHANNEL, ProgressWatch, positions
+from projections.positions import PROGRESS_CHANNEL, ProgressWatch, announcement, positions
 from projections.registry import PROJECTIONS
 from projections.runtime import ProjectionService
 from tequio.database import ConnectionInfo
@@ -79,6 +79,41 @@ async def test_the_runners_announcements_wake_a_waiting_request(
         for name in PROJECTIONS:
             await conn.execute("SELECT pg_notify($1, $2)", PROGRESS_CHANNEL, f"{name}:42")
     assert await waiting
+
+
+async def test_one_announcement_names_every_read_model_a_batch_brought_forward(
+    pool: asyncpg.Pool, watch: ProgressWatch
+) -> None:
+    waiting = asyncio.create_task(watch.wait_for(42, timeout=10))
+    await asyncio.sleep(0.05)
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "SELECT pg_notify($1, $2)", PROGRESS_CHANNEL, announcement(list(PROJECTIONS), 42)
+        )
+    assert await waiting
+
+
+async def test_a_batch_announces_once_for_all_its_read_models(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    service: ProjectionService,
+) -> None:
+    heard: list[str] = []
+    listener = await asyncpg.connect(db.url())
+    try:
+        await listener.add_listener(PROGRESS_CHANNEL, lambda *args: heard.append(args[-1]))
+        build_directory(app, ctx)
+        head = app.recorder.max_notification_id()
+        for _ in range(500):
+            if any(a.endswith(f":{head}") for a in heard):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await listener.close()
+    last = [a for a in heard if a.endswith(f":{head}")]
+    assert len(last) == 1
+    assert sorted(last[0].rpartition(":")[0].split(",")) == sorted(PROJECTIONS)
 
 
 async def test_a_wait_for_one_read_model_ignores_the_others(

@@ -14,7 +14,7 @@ from strawberry.fastapi import BaseContext
 
 from api import policy
 from api.auth import Caller
-from api.availability import COMMAND_GRACE, require_database, unavailable
+from api.availability import COMMAND_GRACE, unavailable
 from api.errors import ApiError
 from api.runtime import Runtime
 from cases.application import CommandContext, CommandResult, TequioApplication
@@ -98,7 +98,7 @@ class TequioContext(BaseContext):
             return command(application, command_context)
 
         # PostgreSQL down: say so now, rather than after the library's retries (minutes).
-        await require_database(self.runtime.pool)
+        await self.runtime.database_check.require()
         try:
             with anyio.fail_after(self.runtime.settings.lock_timeout + COMMAND_GRACE):
                 result = await to_thread.run_sync(run, abandon_on_cancel=True)
