@@ -13,7 +13,7 @@ from api.errors import ApiError
 
 
 class Conn:
-    async def fetchval(self, query: str, timeout: float | None = None) -> int:
+    async def fetchval(self, query: str, **_: Any) -> int:
         return 1
 
 
@@ -23,7 +23,7 @@ class CountingPool:
         self.down = False
 
     @asynccontextmanager
-    async def acquire(self, timeout: float | None = None) -> Any:
+    async def acquire(self, **_: Any) -> Any:
         self.pings += 1
         if self.down:
             raise ConnectionRefusedError("connection refused")
