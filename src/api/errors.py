@@ -29,10 +29,6 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Only coordinators may read a reporter's contact data.",
         "es": "Solo la coordinación puede consultar los datos de contacto de quien reportó.",
     },
-    "forbidden_cabinet_commitment": {
-        "en": "This commitment was agreed in a security cabinet you are not a member of.",
-        "es": "Este acuerdo se tomó en un gabinete de seguridad del que usted no es integrante.",
-    },
     "no_such_table": {
         "en": "No table or cabinet with id '{table_id}' exists.",
         "es": "No existe una mesa o gabinete con el identificador '{table_id}'.",

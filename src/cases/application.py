@@ -59,6 +59,8 @@ MAX_TITLE = 200
 MAX_TEXT = 5000
 MAX_NAME = 200
 MAX_LIST = 100
+# Tables whose kind a process remembers (they are few; a bound all the same).
+TABLE_KINDS_REMEMBERED = 10_000
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class CommandContext:
     idempotency_key: str | None = None
     # When set, the caller may change only commitments of this agency.
     agency_scope: str | None = None
+    # The security cabinets whose commitments the caller may change; None: every one.
+    cabinet_scope: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class TequioApplication(Application[UUID]):
         time_zone: str = "America/Mexico_City",
     ) -> None:
         super().__init__(env)
+        self._cabinet_tables: dict[UUID, bool] = {}
         self.clock: clocks.Clock = clock or clocks.SystemClock()
         self.time_zone = ZoneInfo(time_zone)
         self.reporter_vault = ReporterVault(
@@ -801,9 +806,10 @@ class TequioApplication(Application[UUID]):
         agency_scoped: bool = True,
     ) -> CommandResult:
         def decide() -> _Outcome:
-            commitment = self._load(
-                Commitment, ctx, params["commitment_id"], params["expected_version"]
-            )
+            commitment = self._load(Commitment, ctx, params["commitment_id"])
+            # Before the version: a stale-version answer would tell its version.
+            self._require_cabinet_member(ctx, commitment)
+            _require_version(commitment, params["expected_version"])
             if (
                 agency_scoped
                 and ctx.agency_scope is not None
@@ -921,14 +927,30 @@ class TequioApplication(Application[UUID]):
         aggregate = self._find(cls, ctx, public_id)
         if aggregate is None:
             raise NotFoundError(cls.KIND, public_id)
-        if expected_version is not None and aggregate.version != expected_version:
-            raise ConflictError(
-                "stale_version",
-                kind=cls.KIND,
-                expected=expected_version,
-                actual=aggregate.version,
-            )
+        if expected_version is not None:
+            _require_version(aggregate, expected_version)
         return aggregate
+
+    def _require_cabinet_member(self, ctx: CommandContext, commitment: Commitment) -> None:
+        """A commitment agreed at a security cabinet is changed only by those who may
+        see it: the cabinet's members and the cabinet-wide roles."""
+        table_id = commitment.table_id
+        if ctx.cabinet_scope is None or table_id is None or table_id in ctx.cabinet_scope:
+            return
+        if self._is_security_cabinet(ctx, table_id):
+            raise ForbiddenError("forbidden_cabinet_commitment")
+
+    def _is_security_cabinet(self, ctx: CommandContext, table_id: str) -> bool:
+        # A table's kind never changes once created: remembered for the process's life.
+        key = Table.id_for(ctx.municipality, table_id)
+        known = self._cabinet_tables.get(key)
+        if known is None:
+            table = self._find(Table, ctx, table_id)
+            known = table is not None and table.is_security_cabinet
+            if len(self._cabinet_tables) >= TABLE_KINDS_REMEMBERED:
+                self._cabinet_tables.clear()
+            self._cabinet_tables[key] = known
+        return known
 
     def _find(self, cls: type[A], ctx: CommandContext, public_id: str) -> A | None:
         try:
@@ -948,6 +970,16 @@ class TequioApplication(Application[UUID]):
 
 
 # -- input checks and helpers ------------------------------------------------------
+
+
+def _require_version(aggregate: TequioAggregate, expected_version: int) -> None:
+    if aggregate.version != expected_version:
+        raise ConflictError(
+            "stale_version",
+            kind=aggregate.KIND,
+            expected=expected_version,
+            actual=aggregate.version,
+        )
 
 
 def _params(scope: dict[str, Any]) -> dict[str, Any]:

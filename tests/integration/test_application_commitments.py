@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -12,7 +13,13 @@ from cases.case import Case
 from cases.clock import FixedClock
 from cases.commitment import Commitment
 from cases.directory import Agency, Post
-from cases.errors import BadInputError, ConflictError, NotFoundError, RuleViolation
+from cases.errors import (
+    BadInputError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    RuleViolation,
+)
 from cases.forums import Assembly, Table
 from cases.ids import official_id_for
 from cases.values import (
@@ -505,3 +512,61 @@ def test_stored_events_come_back_with_enums_and_dates(
         assert post.holder_id == JORGE
     finally:
         fresh.close()
+
+
+# -- security cabinets ----------------------------------------------------------------------
+
+
+def cabinet_commitment(app: TequioApplication, ctx: CommandContext) -> str:
+    """A commitment of Servicios Urbanos agreed at the security cabinet ``gabinete-1``."""
+    case_id = seed(app, ctx)
+    app.create_table(
+        ctx,
+        table_id="gabinete-1",
+        name="Gabinete zonal",
+        kind=TableKind.SECURITY_CABINET,
+        member_agency_ids=["servicios-urbanos", "obras"],
+    )
+    app.triage_case(
+        ctx, case_id=case_id, expected_version=1, theme=Theme.SAFETY, priority=Priority.HIGH
+    )
+    app.route_case(ctx, case_id=case_id, expected_version=2, table_ids=["gabinete-1"])
+    return lamps(app, ctx, case_id, table_id="gabinete-1").id
+
+
+@pytest.mark.parametrize("version", [1, 7])
+def test_a_cabinet_commitment_is_not_changed_by_who_may_not_see_it(
+    app: TequioApplication, ctx: CommandContext, version: int
+) -> None:
+    cid = cabinet_commitment(app, ctx)
+    staff = replace(ctx, agency_scope="servicios-urbanos", cabinet_scope=frozenset({"otro"}))
+    with pytest.raises(ForbiddenError) as info:
+        app.report_progress(
+            staff, commitment_id=cid, expected_version=version, progress=5, note="n"
+        )
+    # Refused before its version is compared: a stale one would tell the version.
+    assert info.value.key == "forbidden_cabinet_commitment"
+    assert "gabinete de seguridad" in info.value.message("es-MX")
+    assert names(app, Commitment, cid) == ["Made"]
+
+
+def test_a_cabinet_commitment_is_changed_by_its_cabinets_members(
+    app: TequioApplication, ctx: CommandContext
+) -> None:
+    cid = cabinet_commitment(app, ctx)
+    member = replace(ctx, agency_scope="servicios-urbanos", cabinet_scope=frozenset({"gabinete-1"}))
+    app.report_progress(member, commitment_id=cid, expected_version=1, progress=5, note="n")
+    cabinet_wide = replace(ctx, cabinet_scope=None)
+    app.report_progress(cabinet_wide, commitment_id=cid, expected_version=2, progress=9, note="n")
+    assert names(app, Commitment, cid) == ["Made", "ProgressReported", "ProgressReported"]
+
+
+def test_a_working_table_commitment_is_not_a_cabinet_secret(
+    app: TequioApplication, ctx: CommandContext
+) -> None:
+    case_id = seed(app, ctx)
+    triage_and_route(app, ctx, case_id)
+    cid = lamps(app, ctx, case_id).id  # at the working table "alumbrado"
+    staff = replace(ctx, agency_scope="servicios-urbanos", cabinet_scope=frozenset())
+    result = app.report_progress(staff, commitment_id=cid, expected_version=1, progress=5, note="n")
+    assert result.version == 2

@@ -126,6 +126,7 @@ class TequioContext(BaseContext):
             municipality=self.municipality,
             idempotency_key=idempotency_key,
             agency_scope=policy.agency_scope(self.caller),
+            cabinet_scope=self.cabinet_scope,
         )
 
     async def read_personal_data(

@@ -8,7 +8,6 @@ from datetime import date
 import strawberry
 from strawberry.types import Info
 
-from api import policy
 from api.errors import ApiError
 from api.graphql.inputs import (
     CreateTableInput,
@@ -49,26 +48,11 @@ async def _case(info: Info, mutation: str, command: Command) -> Case:
     return Case.from_row(await info.context.require_row(info.context.cases, result))
 
 
-async def _commitment(
-    info: Info, mutation: str, command: Command, commitment_id: ID | None = None
-) -> Commitment:
-    if commitment_id is not None:
-        await _require_visible(info, mutation, str(commitment_id))
+async def _commitment(info: Info, mutation: str, command: Command) -> Commitment:
+    # Who may change a cabinet's commitment is the command's to decide (CommandContext's
+    # cabinet_scope): asked here, it would cost a read before every write.
     result = await info.context.execute(mutation, _path(info), command)
     return Commitment.from_row(await info.context.require_row(info.context.commitments, result))
-
-
-async def _require_visible(info: Info, mutation: str, commitment_id: str) -> None:
-    """A caller may not change a cabinet commitment it is not allowed to see."""
-    ctx = info.context
-    policy.require_mutation(ctx.caller, mutation)
-    if await ctx.commitments.load(commitment_id) is not None:
-        return
-    hidden = await ctx.runtime.queries.commitments.commitments_by_ids(
-        ctx.municipality, [commitment_id], cabinet_scope=None
-    )
-    if hidden:
-        raise ApiError("FORBIDDEN", "forbidden_cabinet_commitment")
 
 
 @strawberry.type
@@ -265,7 +249,6 @@ class Mutation:
                 progress=progress,
                 note=note,
             ),
-            commitment_id=commitment_id,
         )
 
     @strawberry.mutation
@@ -282,7 +265,6 @@ class Mutation:
                 due_on=due_on,
                 reason=reason,
             ),
-            commitment_id=commitment_id,
         )
 
     @strawberry.mutation
@@ -306,7 +288,6 @@ class Mutation:
                 reason=reason,
                 post_id=_opt(post_id),
             ),
-            commitment_id=commitment_id,
         )
 
     @strawberry.mutation
@@ -328,7 +309,6 @@ class Mutation:
                 evidence=evidence,
                 reported_on=reported_on,
             ),
-            commitment_id=commitment_id,
         )
 
     @strawberry.mutation
@@ -344,7 +324,6 @@ class Mutation:
                 expected_version=expected_version,
                 assembly_id=str(assembly_id),
             ),
-            commitment_id=commitment_id,
         )
 
     @strawberry.mutation
@@ -361,7 +340,6 @@ class Mutation:
                 assembly_id=str(assembly_id),
                 reason=reason,
             ),
-            commitment_id=commitment_id,
         )
 
     @strawberry.mutation
@@ -377,7 +355,6 @@ class Mutation:
                 expected_version=expected_version,
                 reason=reason,
             ),
-            commitment_id=commitment_id,
         )
 
     # -- directory and forums ---------------------------------------------------------
