@@ -29,7 +29,7 @@ from functools import singledispatchmethod
 from typing import Any, ClassVar, NamedTuple, TypeVar
 from uuid import UUID
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from psycopg import Connection, Cursor
@@ -108,6 +108,7 @@ class TequioView(PostgresTrackingRecorder):
             raise TypeError(f"{type(self).__name__}.APPENDED must be among its TABLES")
         self._batch: Cursor[DictRow] | None = None
         self._batch_tracking: Tracking | None = None
+        self._position_query: bytes | None = None
         # In a pipelined batch: what is left for its end (rows to copy, row counts to
         # check), and the writes waiting to be sent, per table.
         self._pending: Pending | None = None
@@ -230,7 +231,11 @@ class TequioView(PostgresTrackingRecorder):
             self.flush()
             self._send_appended()
             tracking = last or self._batch_tracking
-            if tracking is not None:
+            if tracking is None:
+                pass
+            elif pending is not None and self.datastore.single_row_tracking:
+                self._send_position(curs, tracking, pending)
+            else:
                 self._insert_tracking(curs, tracking)
         finally:
             self._batch = None
@@ -238,6 +243,24 @@ class TequioView(PostgresTrackingRecorder):
             self._pending = None
             self._queued = {}
             self._appended = {}
+
+    def _send_position(self, curs: Cursor[DictRow], tracking: Tracking, pending: Pending) -> None:
+        """The library's tracking statement, without waiting for its answer: the library
+        fetches it at once, which in a pipeline is a round trip per read model per
+        batch. :meth:`Pending.finish` checks it moved forward (the same check)."""
+        query = self._position_query
+        if query is None:
+            query = self._position_query = self.insert_tracking_statement.as_bytes(curs)
+        cursor = curs.connection.cursor()
+        cursor.execute(
+            query,
+            {
+                "application_name": tracking.application_name,
+                "notification_id": tracking.notification_id,
+            },
+            prepare=True,
+        )
+        pending.positions.append((cursor, tracking))
 
     def write(
         self,
@@ -387,6 +410,8 @@ class Pending:
 
     def __init__(self) -> None:
         self.checks: list[Deferred] = []
+        # Each view's tracking statement, sent in the pipeline, and the position it set.
+        self.positions: list[tuple[Cursor[Any], Tracking]] = []
         self._copies: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
 
     def copy(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -407,6 +432,14 @@ class Pending:
         for checked in self.checks:
             if checked.cursor.rowcount != checked.rows:
                 raise LookupError(checked.missing)
+        for cursor, tracking in self.positions:
+            if cursor.rowcount != 1:
+                # As the library says it: the position did not move forward (this batch,
+                # or a later one, was recorded already).
+                raise IntegrityError(
+                    f"Failed to record tracking for {tracking.application_name}"
+                    f" {tracking.notification_id}"
+                )
 
 
 def _insert(table: str, columns: tuple[str, ...]) -> Composed:

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import psycopg
 import pytest
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from projection_helpers import MUNICIPALITY, build_directory, build_week, env_for, snapshot
 
 from cases.application import CommandContext, TequioApplication
@@ -22,7 +22,7 @@ from projections import runtime
 from projections.base import TequioView
 from projections.commitments.projection import CommitmentsView
 from projections.registry import PROJECTIONS, tracking_table
-from projections.runtime import ProjectionBusy, ProjectionService, rebuild
+from projections.runtime import ProjectionBusy, ProjectionService, make_view, rebuild
 from projections.timelines import projection as timelines_projection
 from tequio import projections_cli
 from tequio.database import ConnectionInfo
@@ -526,3 +526,48 @@ def test_a_change_to_a_row_the_read_model_lacks_stops_it_at_that_event(
     assert row["position"] == triaged.notification_id - 1
     assert f"notification {triaged.notification_id}" in row["last_error"]
     assert "is not in the cases read model" in row["last_error"]
+
+
+def test_a_pipelined_batch_at_a_recorded_position_is_refused_and_writes_nothing(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    services: list[ProjectionService],
+) -> None:
+    """The position is checked after the pipeline (no round trip per read model), and a
+    batch that would not move it forward is rolled back whole."""
+    build_directory(app, ctx)
+    head = app.recorder.max_notification_id()
+    assert head is not None
+    service = fast_service(db, ["directory"])
+    services.append(service)
+    service.start()
+    assert service.wait(head, timeout=10)
+    service.stop()
+
+    view = make_view("directory", env_for(db))
+    try:
+        with (
+            pytest.raises(IntegrityError),
+            view.batch(Tracking(TequioApplication.name, head), pipelined=True) as curs,
+        ):
+            curs.execute("DELETE FROM directory_agencies")
+        with psycopg.connect(db.url(), autocommit=True) as conn:
+            (agencies,) = conn.execute("SELECT count(*) FROM directory_agencies").fetchone()
+        assert agencies > 0
+        assert position_of(db, "directory") == head
+        with view.batch(Tracking(TequioApplication.name, head + 1), pipelined=True):
+            pass
+        assert position_of(db, "directory") == head + 1
+    finally:
+        view.datastore.close()
+
+
+def position_of(db: ConnectionInfo, name: str) -> int:
+    with psycopg.connect(db.url(), autocommit=True) as conn:
+        row = conn.execute(
+            f"SELECT notification_id FROM {tracking_table(name)} WHERE application_name = %s",
+            (TequioApplication.name,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
