@@ -40,6 +40,8 @@ class BenchDatabase:
     server_info: ConnectionInfo  # the same server, its maintenance database
     embedded: bool
     data_dir: Path | None
+    # The embedded server's own folder (its postmaster.pid), if embedded.
+    pgdata: Path | None = None
 
     def settings_of_server(self) -> dict[str, Any]:
         rows: dict[str, Any] = {}
@@ -76,6 +78,7 @@ def bench_database(dbname: str, data_dir: Path | None = None) -> Iterator[BenchD
             server_info=server_info,
             embedded=server is not None,
             data_dir=where,
+            pgdata=Path(server.pgdata) if server is not None else None,
         )
     finally:
         try:

@@ -22,6 +22,7 @@ import asyncpg
 
 from api.auth import mint_token
 from bench.client import GraphQL
+from bench.cpu import CpuMeter
 from bench.stats import Recorder, ms, percentile
 from cases.commitment import Commitment
 from cases.values import Theme
@@ -156,13 +157,20 @@ async def closed_loop(
     concurrency: int,
     seconds: float,
     warmup: float = 1.0,
+    meter: CpuMeter | None = None,
 ) -> dict[str, Any]:
     """``concurrency`` clients send ``request(client, worker, n)`` back to back for
-    ``seconds`` (after ``warmup`` seconds that are not counted)."""
+    ``seconds`` (after ``warmup`` seconds that are not counted). With ``meter``, the
+    CPU the counted requests cost is under ``"cpu"``."""
     recorder = Recorder()
     clients = [GraphQL(world.host, world.port) for _ in range(concurrency)]
     start_at = time.perf_counter() + warmup
     stop_at = start_at + seconds
+
+    async def start_meter() -> None:
+        if meter is not None:
+            await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
+            meter.start()
 
     async def worker(index: int) -> None:
         client = clients[index]
@@ -181,11 +189,14 @@ async def closed_loop(
                 recorder.ok(time.perf_counter() - began)
 
     try:
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        await asyncio.gather(start_meter(), *(worker(i) for i in range(concurrency)))
     finally:
         for client in clients:
             await client.close()
-    return {"concurrency": concurrency, **recorder.summary(seconds)}
+    summary = {"concurrency": concurrency, **recorder.summary(seconds)}
+    if meter is not None:
+        summary["cpu"] = meter.result(summary["requests"])
+    return summary
 
 
 # -- reads ---------------------------------------------------------------------------------

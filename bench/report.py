@@ -38,6 +38,11 @@ FIGURE_KEYS = (
     "rebuild_seconds",
     "rebuild_events_per_s",
     "rebuild_1m_seconds",
+    *(
+        f"{phase}_cpu_{part}"
+        for phase in ("write", "board", "case_detail", "briefing")
+        for part in ("server_ms", "postgres_ms", "client_ms", "ceiling_per_s")
+    ),
     "lag_rate_per_s",
     "lag_visible_all_p50_ms",
     "lag_visible_all_p99_ms",
@@ -149,15 +154,39 @@ FIGURE_LINES = (
     ("data set: history written at", "dataset_history_events_per_s", "events/s"),
     ("writes (16 clients, GraphQL)", "write_per_s", "cmd/s"),
     ("writes p50 / p99", ("write_p50_ms", "write_p99_ms"), "ms"),
+    (
+        "writes: CPU per cmd, server / PostgreSQL / client",
+        ("write_cpu_server_ms", "write_cpu_postgres_ms", "write_cpu_client_ms"),
+        "ms",
+    ),
+    ("writes: CPU ceiling (cores / CPU per cmd)", "write_cpu_ceiling_per_s", "cmd/s"),
     ("writes / B1", "write_ratio_to_b1", "×"),
     ("writes / raw save", "write_ratio_to_raw_save", "×"),
     ("board page of 50 (16 clients)", "board_per_s", "req/s"),
     ("board p50 / p99", ("board_p50_ms", "board_p99_ms"), "ms"),
     ("board / raw asyncpg page", "board_ratio_to_raw_read", "×"),
+    (
+        "board: CPU per req, server / PostgreSQL / client",
+        ("board_cpu_server_ms", "board_cpu_postgres_ms", "board_cpu_client_ms"),
+        "ms",
+    ),
+    ("board: CPU ceiling (cores / CPU per req)", "board_cpu_ceiling_per_s", "req/s"),
     ("case detail (16 clients)", "case_detail_per_s", "req/s"),
     ("case detail p50 / p99", ("case_detail_p50_ms", "case_detail_p99_ms"), "ms"),
+    (
+        "case detail: CPU per req, server / PostgreSQL / client",
+        ("case_detail_cpu_server_ms", "case_detail_cpu_postgres_ms", "case_detail_cpu_client_ms"),
+        "ms",
+    ),
+    ("case detail: CPU ceiling (cores / CPU per req)", "case_detail_cpu_ceiling_per_s", "req/s"),
     ("cabinet briefing (16 clients)", "briefing_per_s", "req/s"),
     ("briefing p50 / p99", ("briefing_p50_ms", "briefing_p99_ms"), "ms"),
+    (
+        "briefing: CPU per req, server / PostgreSQL / client",
+        ("briefing_cpu_server_ms", "briefing_cpu_postgres_ms", "briefing_cpu_client_ms"),
+        "ms",
+    ),
+    ("briefing: CPU ceiling (cores / CPU per req)", "briefing_cpu_ceiling_per_s", "req/s"),
     ("projection catch-up from zero", "catch_up_events_per_s", "events/s"),
     ("catch-up of 1M events (extrapolated)", "catch_up_1m_seconds", "s"),
     ("full rebuild", "rebuild_seconds", "s"),

@@ -32,6 +32,7 @@ import psycopg
 from pydantic import SecretStr
 
 from bench import baselines, client, dataset, load, profiling, projecting
+from bench.cpu import CpuMeter
 from bench.db import BenchDatabase, bench_database, pgbench_insert
 from bench.report import FIGURE_KEYS, evaluate, table
 from bench.server import MUNICIPALITY, SECRET, Server
@@ -331,7 +332,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             server.wait_ready(ready=True)
             world.port = server.port
-            results["load"] = client.run(_load(args, plan, world, server, url, f, results))
+            meter = CpuMeter(server.pids, db.pgdata)
+            results["load"] = client.run(_load(args, plan, world, server, url, f, results, meter))
             results["load"]["memory"] = server.memory()
         finally:
             server.stop()
@@ -349,6 +351,7 @@ async def _load(
     url: str,
     f: dict[str, Any],
     results: dict[str, Any],
+    meter: CpuMeter,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"active_commitments": len(world.commitments)}
     c = plan.concurrency
@@ -373,10 +376,11 @@ async def _load(
     ):
         profile = _profiled(args, phase, server, plan.read_seconds)
         figures = await load.closed_loop(
-            world, make(world), concurrency=c, seconds=plan.read_seconds
+            world, make(world), concurrency=c, seconds=plan.read_seconds, meter=meter
         )
         _finish_profile(profile, phase, results)
         out[key] = figures
+        _cpu_figures(f, key, figures)
         f[f"{key}_per_s"] = figures["per_second"]
         f[f"{key}_p50_ms"] = figures["p50_ms"]
         f[f"{key}_p99_ms"] = figures["p99_ms"]
@@ -396,9 +400,11 @@ async def _load(
         load.write_request(world, c, raise_share=0.2),
         concurrency=c,
         seconds=plan.write_seconds,
+        meter=meter,
     )
     _finish_profile(profile, "writes", results)
     out["writes"] = writes
+    _cpu_figures(f, "write", writes)
     f["write_per_s"] = writes["per_second"]
     f["write_p50_ms"] = writes["p50_ms"]
     f["write_p99_ms"] = writes["p99_ms"]
@@ -430,6 +436,12 @@ async def _load(
         f"{lagged['visible_all_p50_ms']} ms, p99 {lagged['visible_all_p99_ms']} ms"
     )
     return out
+
+
+def _cpu_figures(f: dict[str, Any], key: str, phase: dict[str, Any]) -> None:
+    cpu = phase.get("cpu") or {}
+    for part in ("server_ms", "postgres_ms", "client_ms", "ceiling_per_s"):
+        f[f"{key}_cpu_{part}"] = cpu.get(part)
 
 
 def _due_dates(url: str) -> list[Any]:

@@ -1,0 +1,44 @@
+"""The bench's CPU accounting: CPU per request of each party, and the ceiling it sets."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from bench.cpu import CpuMeter, cpu_seconds, postgres_pids
+
+
+def spin(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_cpu_seconds_count_what_a_process_spends() -> None:
+    before = cpu_seconds([os.getpid()])
+    spin(0.2)
+    assert cpu_seconds([os.getpid()]) - before == pytest.approx(0.2, abs=0.05)
+
+
+def test_a_process_that_is_gone_counts_nothing() -> None:
+    assert cpu_seconds([2**22 + 12345]) == 0
+
+
+def test_no_postgres_to_measure_without_its_folder() -> None:
+    assert postgres_pids(None) is None
+
+
+def test_the_ceiling_is_the_cores_over_the_cpu_of_one_request() -> None:
+    # The "server" is this process too: it and the client each see the same 0.2 s.
+    meter = CpuMeter(lambda: [os.getpid()], None)
+    meter.start()
+    spin(0.2)
+    result = meter.result(requests=100)
+    assert result["postgres_ms"] is None
+    assert result["server_ms"] == pytest.approx(2.0, abs=0.5)
+    assert result["client_ms"] == pytest.approx(2.0, abs=0.5)
+    assert result["total_ms"] == pytest.approx(result["server_ms"] + result["client_ms"], abs=0.01)
+    assert result["ceiling_per_s"] == pytest.approx(
+        result["cores"] * 1000 / result["total_ms"], rel=0.01
+    )
