@@ -56,10 +56,21 @@ class CpuMeter:
         self,
         server_pids: Callable[[], list[int]],
         postgres_data_dir: Path | None,
+        *,
+        with_children: bool = False,
     ) -> None:
+        """``with_children``: the client's CPU includes its child processes that have
+        ended (a rebuild's processes); else only this process's own."""
         self._server_pids = server_pids
         self._postgres_data_dir = postgres_data_dir
+        self._with_children = with_children
         self._start: tuple[float, float | None, float, float] | None = None
+
+    def _client(self) -> float:
+        if not self._with_children:
+            return time.process_time()
+        times = os.times()
+        return times.user + times.system + times.children_user + times.children_system
 
     def _postgres(self) -> float | None:
         # PostgreSQL starts a process per connection: read the list at each look.
@@ -70,7 +81,7 @@ class CpuMeter:
         self._start = (
             cpu_seconds(self._server_pids()),
             self._postgres(),
-            time.process_time(),
+            self._client(),
             time.perf_counter(),
         )
 
@@ -80,7 +91,7 @@ class CpuMeter:
         server = cpu_seconds(self._server_pids()) - server0
         postgres_now = self._postgres()
         postgres = None if postgres0 is None or postgres_now is None else postgres_now - postgres0
-        client = time.process_time() - client0
+        client = self._client() - client0
         wall = time.perf_counter() - wall0
         cores = os.cpu_count() or 1
         out: dict[str, Any] = {

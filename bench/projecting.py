@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 
+from bench.cpu import CpuMeter
 from projections.registry import PROJECTIONS, tracking_table
 from projections.runtime import rebuild
 
@@ -40,12 +41,16 @@ def watch_catch_up(
     budget: float,
     alive: Callable[[], bool],
     say: Callable[[str], None],
+    meter: CpuMeter | None = None,
 ) -> dict[str, Any]:
     """Polls the runners' positions until every one reaches ``target`` (or the budget
-    runs out). The rate counts from the first poll, and only what was done after it."""
+    runs out). The rate counts from the first poll, and only what was done after it
+    (as does ``meter``'s CPU per event)."""
     with psycopg.connect(url, autocommit=True) as conn:
         started = time.perf_counter()
         first = positions(conn)
+        if meter is not None:
+            meter.start()
         start_min = min(first.values())
         last_said = started
         done_at: dict[str, float] = {}
@@ -71,7 +76,9 @@ def watch_catch_up(
     # Done before the first poll (a small data set, a projection worker that started
     # first): nothing was measured.
     rate = processed / elapsed if elapsed > 0 and processed > 0 else None
+    cpu = meter.result(processed) if meter is not None and rate is not None else None
     return {
+        "cpu": cpu,
         "target_position": target,
         "start_position": start_min,
         "reached_position": reached,
@@ -91,8 +98,11 @@ def watch_catch_up(
     }
 
 
-def run_rebuild(env: dict[str, str], say: Callable[[str], None]) -> dict[str, Any]:
-    """``projections.runtime.rebuild`` of every read model, timed."""
+def run_rebuild(
+    env: dict[str, str], say: Callable[[str], None], meter: CpuMeter | None = None
+) -> dict[str, Any]:
+    """``projections.runtime.rebuild`` of every read model, timed (in this process and
+    the processes it starts: ``meter`` counts them as the client)."""
     marks = [time.perf_counter()]
 
     def progress(done: int, total: int) -> None:
@@ -100,10 +110,13 @@ def run_rebuild(env: dict[str, str], say: Callable[[str], None]) -> dict[str, An
             marks[0] = time.perf_counter()
             say(f"  ... rebuild {done}/{total}")
 
+    if meter is not None:
+        meter.start()
     started = time.perf_counter()
     events = rebuild(env, progress=progress)
     seconds = time.perf_counter() - started
     return {
+        "cpu": meter.result(events) if meter is not None else None,
         "events": events,
         "seconds": round(seconds, 1),
         "events_per_second": round(events / seconds, 0) if seconds else None,

@@ -43,6 +43,11 @@ FIGURE_KEYS = (
         for phase in ("write", "board", "case_detail", "briefing")
         for part in ("server_ms", "postgres_ms", "client_ms", "ceiling_per_s")
     ),
+    *(
+        f"{phase}_cpu_{part}"
+        for phase in ("catch_up", "rebuild")
+        for part in ("tequio_us", "postgres_us", "ceiling_per_s")
+    ),
     "lag_rate_per_s",
     "lag_visible_all_p50_ms",
     "lag_visible_all_p99_ms",
@@ -189,9 +194,21 @@ FIGURE_LINES = (
     ("briefing: CPU ceiling (cores / CPU per req)", "briefing_cpu_ceiling_per_s", "req/s"),
     ("projection catch-up from zero", "catch_up_events_per_s", "events/s"),
     ("catch-up of 1M events (extrapolated)", "catch_up_1m_seconds", "s"),
+    (
+        "catch-up: CPU per event, server / PostgreSQL",
+        ("catch_up_cpu_tequio_us", "catch_up_cpu_postgres_us"),
+        "µs",
+    ),
+    ("catch-up: CPU ceiling (cores / CPU per event)", "catch_up_cpu_ceiling_per_s", "events/s"),
     ("full rebuild", "rebuild_seconds", "s"),
     ("rebuild rate", "rebuild_events_per_s", "events/s"),
     ("rebuild of 1M events (extrapolated)", "rebuild_1m_seconds", "s"),
+    (
+        "rebuild: CPU per event, rebuild / PostgreSQL",
+        ("rebuild_cpu_tequio_us", "rebuild_cpu_postgres_us"),
+        "µs",
+    ),
+    ("rebuild: CPU ceiling (cores / CPU per event)", "rebuild_cpu_ceiling_per_s", "events/s"),
     ("lag: writes sent at", "lag_rate_per_s", "cmd/s"),
     (
         "lag to every read model p50 / p99",

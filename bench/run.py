@@ -290,6 +290,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 budget=plan.catch_up_budget,
                 alive=lambda: server.process.poll() is None,
                 say=say,
+                meter=CpuMeter(server.pids, db.pgdata),
             )
             catch_up["server_startup_seconds"] = round(startup, 1)
             catch_up["memory"] = server.memory()
@@ -301,6 +302,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f["catch_up_events_per_s"] = rate
         f["catch_up_1m_seconds"] = round(1_000_000 / rate, 0) if rate else None
         f["rss_peak_catch_up_mb"] = catch_up["memory"]["peak_rss_mb"]
+        _event_cpu_figures(f, "catch_up", catch_up.get("cpu"), "server_ms")
         measured = f"{rate:.0f} events/s" if rate is not None else "not measured (done first)"
         say(
             f"  {measured} "
@@ -311,12 +313,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # 4. Rebuild ------------------------------------------------------------------------
         say("[4/5] rebuild of every read model (projections.runtime.rebuild)")
         profile = _profiled(args, "rebuild", None, 60)
-        rebuilt = projecting.run_rebuild(env, say)
+        rebuilt = projecting.run_rebuild(
+            env, say, CpuMeter(lambda: [], db.pgdata, with_children=True)
+        )
         _finish_profile(profile, "rebuild", results)
         results["rebuild"] = rebuilt
         f["rebuild_seconds"] = rebuilt["seconds"]
         f["rebuild_events_per_s"] = rebuilt["events_per_second"]
         f["rebuild_1m_seconds"] = rebuilt["extrapolated_1m_seconds"]
+        _event_cpu_figures(f, "rebuild", rebuilt.get("cpu"), "client_ms")
         say(f"  {rebuilt['events']:,} events in {rebuilt['seconds']} s")
 
         # 5. Load -------------------------------------------------------------------------------
@@ -442,6 +447,22 @@ def _cpu_figures(f: dict[str, Any], key: str, phase: dict[str, Any]) -> None:
     cpu = phase.get("cpu") or {}
     for part in ("server_ms", "postgres_ms", "client_ms", "ceiling_per_s"):
         f[f"{key}_cpu_{part}"] = cpu.get(part)
+
+
+def _event_cpu_figures(
+    f: dict[str, Any], key: str, cpu: dict[str, Any] | None, python: str
+) -> None:
+    """CPU per event in µs: Tequio's processes (``python``: the server's, or the
+    rebuild's, which runs in the bench's process and its children), PostgreSQL's."""
+    cpu = cpu or {}
+
+    def us(part: str) -> float | None:
+        value = cpu.get(part)
+        return None if value is None else round(1000 * value, 1)
+
+    f[f"{key}_cpu_tequio_us"] = us(python)
+    f[f"{key}_cpu_postgres_us"] = us("postgres_ms")
+    f[f"{key}_cpu_ceiling_per_s"] = cpu.get("ceiling_per_s")
 
 
 def _due_dates(url: str) -> list[Any]:

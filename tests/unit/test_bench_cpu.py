@@ -42,3 +42,14 @@ def test_the_ceiling_is_the_cores_over_the_cpu_of_one_request() -> None:
     assert result["ceiling_per_s"] == pytest.approx(
         result["cores"] * 1000 / result["total_ms"], rel=0.01
     )
+
+
+def test_with_children_the_client_includes_processes_that_ended() -> None:
+    import subprocess
+    import sys
+
+    spinner = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    meter = CpuMeter(lambda: [], None, with_children=True)
+    meter.start()
+    subprocess.run([sys.executable, "-c", spinner], check=True)
+    assert meter.result(requests=1)["client_ms"] >= 250
