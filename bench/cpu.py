@@ -21,18 +21,30 @@ from typing import Any
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def cpu_seconds(pids: Iterable[int]) -> float:
-    """User + system CPU seconds of these processes so far (gone ones count 0)."""
+def cpu_seconds(pids: Iterable[int], *, reaped_by: Iterable[int] = ()) -> float:
+    """User + system CPU seconds of these processes so far (gone ones count 0), plus
+    those of the children that the processes ``reaped_by`` have waited for (a
+    PostgreSQL backend that ended with its connection is counted in its postmaster's
+    children's times)."""
     total = 0
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                # The command name (2nd field) may hold spaces: split after its ")".
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        total += int(fields[11]) + int(fields[12])
+        fields = _stat(pid)
+        if fields:
+            total += int(fields[11]) + int(fields[12])
+    for pid in reaped_by:
+        fields = _stat(pid)
+        if fields:
+            total += int(fields[13]) + int(fields[14])
     return total / TICKS
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The command name (2nd field) may hold spaces: split after its ")".
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
 def postgres_pids(data_dir: Path | None) -> list[int] | None:
@@ -75,7 +87,7 @@ class CpuMeter:
     def _postgres(self) -> float | None:
         # PostgreSQL starts a process per connection: read the list at each look.
         pids = postgres_pids(self._postgres_data_dir)
-        return None if pids is None else cpu_seconds(pids)
+        return None if pids is None else cpu_seconds(pids, reaped_by=pids[:1])
 
     def start(self) -> None:
         self._start = (

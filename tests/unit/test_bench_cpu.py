@@ -53,3 +53,13 @@ def test_with_children_the_client_includes_processes_that_ended() -> None:
     meter.start()
     subprocess.run([sys.executable, "-c", spinner], check=True)
     assert meter.result(requests=1)["client_ms"] >= 250
+
+
+def test_children_that_ended_count_for_the_process_that_waited_for_them() -> None:
+    import subprocess
+    import sys
+
+    spinner = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    before = cpu_seconds([], reaped_by=[os.getpid()])
+    subprocess.run([sys.executable, "-c", spinner], check=True)
+    assert cpu_seconds([], reaped_by=[os.getpid()]) - before >= 0.25
