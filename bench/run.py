@@ -36,6 +36,8 @@ from bench.cpu import CpuMeter
 from bench.db import BenchDatabase, bench_database, pgbench_insert
 from bench.report import FIGURE_KEYS, evaluate, table
 from bench.server import MUNICIPALITY, SECRET, Server
+from projections.registry import PROJECTIONS
+from projections.runtime import rebuild_groups
 from tequio.application import build_application, library_env
 from tequio.demo import AGENCIES, TABLES
 from tequio.settings import Settings
@@ -220,6 +222,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "server_env": _server_env(args),
         "server_workers": args.server_workers,
         "projections_worker": args.projections_worker,
+        "worker_groups": _worker_groups(args),
         "idempotency_keys": not args.no_idempotency_keys,
     }
     f: dict[str, Any] = dict.fromkeys(FIGURE_KEYS)
@@ -280,6 +283,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             extra_env=_server_env(args),
             workers=args.server_workers,
             worker=args.projections_worker,
+            worker_groups=_worker_groups(args),
         )
         try:
             startup = server.wait_ready(ready=False)
@@ -333,6 +337,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             extra_env=_server_env(args),
             workers=args.server_workers,
             worker=args.projections_worker,
+            worker_groups=_worker_groups(args),
         )
         try:
             server.wait_ready(ready=True)
@@ -443,6 +448,12 @@ async def _load(
     return out
 
 
+def _worker_groups(args: argparse.Namespace) -> list[list[str]] | None:
+    if not args.projections_worker or args.worker_processes <= 1:
+        return None
+    return rebuild_groups(list(PROJECTIONS), args.worker_processes)
+
+
 def _cpu_figures(f: dict[str, Any], key: str, phase: dict[str, Any]) -> None:
     cpu = phase.get("cpu") or {}
     for part in ("server_ms", "postgres_ms", "client_ms", "ceiling_per_s"):
@@ -519,6 +530,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the read models in a `tequio worker` process, the API serving only "
         "(`--no-projections`): docker-compose.yml's shape",
+    )
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --projections-worker: N `tequio worker` processes, each running its"
+        " share of the read models (split by their replay cost, as a rebuild splits them)",
     )
     parser.add_argument("--database", default="tequio_bench", help="the bench's database name")
     parser.add_argument(

@@ -62,9 +62,10 @@ def memory_kb(pid: int) -> dict[str, int]:
 
 
 class Server:
-    """One ``tequio serve`` process (with ``worker``, also a ``tequio worker`` process
-    that keeps the read models, the API serving only: docker-compose.yml's shape);
-    ``stop()`` ends them (SIGTERM, then SIGKILL)."""
+    """One ``tequio serve`` process (with ``worker``, also ``tequio worker`` processes
+    that keep the read models, the API serving only: docker-compose.yml's shape; one
+    worker per group of ``worker_groups``, else one for all); ``stop()`` ends them
+    (SIGTERM, then SIGKILL)."""
 
     def __init__(
         self,
@@ -75,6 +76,7 @@ class Server:
         projections: bool = True,
         workers: int = 1,
         worker: bool = False,
+        worker_groups: list[list[str]] | None = None,
     ) -> None:
         self.port = free_port()
         self.host = "127.0.0.1"
@@ -102,14 +104,16 @@ class Server:
         self.process = subprocess.Popen(
             command, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        self.worker: subprocess.Popen[bytes] | None = None
-        if worker:
-            self.worker = subprocess.Popen(
-                [*_tequio_command(), "worker"],
-                env=env,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+        self.workers: list[subprocess.Popen[bytes]] = []
+        for group in (worker_groups or [[]]) if worker else []:
+            self.workers.append(
+                subprocess.Popen(
+                    [*_tequio_command(), "worker", *group],
+                    env=env,
+                    stdout=self._log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             )
         self.peak_rss_sampled_kb = 0
         self._sampling = threading.Event()
@@ -122,10 +126,10 @@ class Server:
 
     def pids(self) -> list[int]:
         """The server and, with ``--workers``, the processes it started (and the
-        projection worker, if any)."""
+        projection workers, if any)."""
         pids = [self.pid, *children(self.pid)]
-        if self.worker is not None:
-            pids += [self.worker.pid, *children(self.worker.pid)]
+        for worker in self.workers:
+            pids += [worker.pid, *children(worker.pid)]
         return pids
 
     def _sample(self) -> None:
@@ -173,7 +177,7 @@ class Server:
 
     def stop(self, timeout: float = 30.0) -> int | None:
         self._sampling.set()
-        for process in (self.process, self.worker):
+        for process in (self.process, *self.workers):
             if process is not None and process.poll() is None:
                 process.terminate()
                 try:

@@ -5,6 +5,8 @@ retry that races its own first attempt (it gets the first result, not CONFLICT).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -155,13 +157,14 @@ async def test_concurrent_updates_of_one_commitment_one_wins_the_rest_conflict(
         await client.close()
 
 
+@pytest.mark.parametrize("moment", ["before the retry decides", "after the retry decided"])
 async def test_a_retry_racing_its_own_first_attempt_gets_the_first_result(
-    fault_db: ConnectionInfo, monkeypatch: pytest.MonkeyPatch
+    fault_db: ConnectionInfo, monkeypatch: pytest.MonkeyPatch, moment: str
 ) -> None:
     """A client whose first attempt is still running (its answer late, or lost) retries
-    under the same key; the first attempt commits after the retry looked for a receipt
-    and before it checks the version. The retry must get the first result, replayed: not
-    CONFLICT for a change that is its own."""
+    under the same key; the first attempt commits while the retry runs: before the retry
+    decides (it then sees a newer version) or after (its save then collides). The retry
+    must get the first result, replayed: not CONFLICT for a change that is its own."""
     settings = Settings(
         DATABASE_URL=fault_db.url(),
         TEQUIO_MUNICIPALITY=MUNICIPALITY,
@@ -211,24 +214,38 @@ async def test_a_retry_racing_its_own_first_attempt_gets_the_first_result(
             )
             variables = {"id": made.data["id"], "v": 1, "p": 40, "note": "Avance tardío"}
 
-            original = TequioApplication._replay
+            original = TequioApplication._execute
             first_attempt_done = []
 
-            def first_attempt_commits_now(
-                self: TequioApplication, ctx: CommandContext, receipt_id: str, fingerprint: str
-            ) -> CommandResult | None:
-                found = original(self, ctx, receipt_id, fingerprint)
-                key = ctx.idempotency_key or ""
-                if found is None and key.startswith("late-progress") and not first_attempt_done:
-                    first_attempt_done.append(True)
+            def first_attempt_commits_meanwhile(
+                self: TequioApplication,
+                ctx: CommandContext,
+                command: str,
+                params: dict[str, Any],
+                decide: Callable[[], Any],
+                **kwargs: Any,
+            ) -> CommandResult:
+                def first_attempt_commits() -> None:
                     # The first attempt, same actor, key and body, commits right now.
+                    first_attempt_done.append(True)
                     self.report_progress(
                         ctx, commitment_id=made.data["id"], expected_version=1,
                         progress=40, note="Avance tardío",
                     )  # fmt: skip
-                return found
 
-            monkeypatch.setattr(TequioApplication, "_replay", first_attempt_commits_now)
+                def decide_with_the_race() -> Any:
+                    racing = (ctx.idempotency_key or "").startswith("late-progress")
+                    racing = racing and not first_attempt_done
+                    if racing and moment == "before the retry decides":
+                        first_attempt_commits()
+                    outcome = decide()
+                    if racing and moment == "after the retry decided":
+                        first_attempt_commits()
+                    return outcome
+
+                return original(self, ctx, command, params, decide_with_the_race, **kwargs)
+
+            monkeypatch.setattr(TequioApplication, "_execute", first_attempt_commits_meanwhile)
             response = await client.post(PROGRESS, variables, key="late-progress")
             monkeypatch.undo()
             assert first_attempt_done
