@@ -946,7 +946,9 @@ class TequioApplication(Application[UUID]):
         known = self._cabinet_tables.get(key)
         if known is None:
             table = self._find(Table, ctx, table_id)
-            known = table is not None and table.is_security_cabinet
+            if table is None:
+                return False
+            known = table.is_security_cabinet
             if len(self._cabinet_tables) >= TABLE_KINDS_REMEMBERED:
                 self._cabinet_tables.clear()
             self._cabinet_tables[key] = known
