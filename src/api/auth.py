@@ -8,6 +8,7 @@ the public. See docs/security-authentication.md.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 ISSUER = "tequio"
 AUDIENCE = "tequio-api"
 DEFAULT_LIFETIME_SECONDS = 12 * 3600
+# Verified tokens a process keeps, each until its expiry (the oldest dropped first).
+VERIFIED_TOKENS_REMEMBERED = 10_000
 
 
 class Role(Enum):
@@ -139,14 +142,43 @@ class Authenticator:
     """
 
     def __init__(
-        self, settings: Settings, *, monotonic: Callable[[], float] = time.monotonic
+        self,
+        settings: Settings,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         from api.oidc import OidcVerifier  # api.oidc builds on this module's types
 
         self._settings = settings
         self._oidc = OidcVerifier(settings, monotonic=monotonic) if settings.oidc_enabled else None
+        self._wall = wall
+        # sha256(token) -> (caller, its "exp"): a client sends the same token with every
+        # request, and checking a signature again is most of what a cached read costs.
+        self._verified: dict[bytes, tuple[Caller, float]] = {}
 
     async def authenticate(self, token: str) -> Caller:
+        key = hashlib.sha256(token.encode()).digest()
+        known = self._verified.get(key)
+        if known is not None:
+            caller, expires_at = known
+            if self._wall() < expires_at:
+                return caller
+            del self._verified[key]
+        caller = await self._verify(token)
+        self._remember(key, caller, token)
+        return caller
+
+    def _remember(self, key: bytes, caller: Caller, token: str) -> None:
+        # The signature is good: the claims can be read without checking it again.
+        expires_at = jwt.decode(token, options={"verify_signature": False}).get("exp")
+        if not isinstance(expires_at, (int, float)):
+            return
+        if len(self._verified) >= VERIFIED_TOKENS_REMEMBERED:
+            del self._verified[next(iter(self._verified))]  # the oldest
+        self._verified[key] = (caller, float(expires_at))
+
+    async def _verify(self, token: str) -> Caller:
         settings = self._settings
         if self._oidc is None:
             return self._development(token)
