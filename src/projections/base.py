@@ -128,9 +128,15 @@ class TequioView(PostgresTrackingRecorder):
                 curs.execute(SQL("DROP INDEX IF EXISTS {}").format(Identifier(ddl.name)))
 
     def create_secondary_indexes(self) -> None:
+        """Makes the indexes a fill went without, then gathers the tables' statistics:
+        until autovacuum gets to a freshly filled table, the planner sees it as nearly
+        empty, and the API's prepared statements (generic plans) may then scan a whole
+        index for one subject's rows (a case's timeline: 13 ms instead of 0.1)."""
         with self.datastore.transaction(commit=True) as curs:
             for ddl in self._secondary_indexes():
                 curs.execute(SQL(ddl))
+            for table in self.TABLES:
+                curs.execute(SQL("ANALYZE {}").format(Identifier(table)))
 
     def _secondary_indexes(self) -> list[IndexDDL]:
         return [ddl for ddl in self.CREATE if isinstance(ddl, IndexDDL)]

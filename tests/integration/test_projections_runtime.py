@@ -241,6 +241,24 @@ async def test_a_rebuild_leaves_every_index_a_running_projection_makes(
     assert await read_model_indexes(pool) == made
 
 
+async def test_a_rebuilt_read_model_has_statistics_for_the_planner(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    pool: asyncpg.Pool,
+) -> None:
+    """Without them, the API's prepared statements may pick a plan that reads every
+    entry of a kind to find one case's timeline."""
+    build_week(app, ctx)
+    rebuild(env_for(db), processes=1)
+    rows = await pool.fetch(
+        "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NULL"
+        " AND relname = any($1::text[])",
+        ["timelines_entries", "cases_cases", "commitments_commitments", "feed_events"],
+    )
+    assert [r["relname"] for r in rows] == []
+
+
 async def test_timelines_rebuilt_with_little_memory_are_identical(
     app: TequioApplication,
     ctx: CommandContext,
