@@ -61,6 +61,14 @@ def postgres_pids(data_dir: Path | None) -> list[int] | None:
         return None
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 class CpuMeter:
     """``start()`` before a phase, ``result(requests)`` after it."""
 
@@ -105,7 +113,7 @@ class CpuMeter:
         postgres = None if postgres0 is None or postgres_now is None else postgres_now - postgres0
         client = self._client() - client0
         wall = time.perf_counter() - wall0
-        cores = os.cpu_count() or 1
+        cores = usable_cores()
         out: dict[str, Any] = {
             "cores": cores,
             "seconds": round(wall, 2),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -61,6 +62,8 @@ MAX_NAME = 200
 MAX_LIST = 100
 # Tables whose kind a process remembers (they are few; a bound all the same).
 TABLE_KINDS_REMEMBERED = 10_000
+# Locks that serialise loading one aggregate (see _find), shared by hash.
+GET_LOCKS = 64
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ class TequioApplication(Application[UUID]):
     ) -> None:
         super().__init__(env)
         self._cabinet_tables: dict[UUID, bool] = {}
+        self._get_locks = [threading.Lock() for _ in range(GET_LOCKS)]
         self.clock: clocks.Clock = clock or clocks.SystemClock()
         self.time_zone = ZoneInfo(time_zone)
         self.reporter_vault = ReporterVault(
@@ -955,10 +959,15 @@ class TequioApplication(Application[UUID]):
         return known
 
     def _find(self, cls: type[A], ctx: CommandContext, public_id: str) -> A | None:
+        aggregate_id = cls.id_for(ctx.municipality, public_id)
+        # The library brings a cached aggregate up to date in place under its own lock,
+        # then copies it for the caller after releasing that lock: another command's
+        # update of the same aggregate could then be copied half done. One get of an
+        # aggregate at a time (locks shared by hash) keeps the copy whole.
+        lock = self._get_locks[hash(aggregate_id) % len(self._get_locks)]
         try:
-            aggregate: TequioAggregate = self.repository.get(
-                cls.id_for(ctx.municipality, public_id)
-            )
+            with lock:
+                aggregate: TequioAggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         if not isinstance(aggregate, cls):  # pragma: no cover - ids are namespaced by kind
