@@ -6,6 +6,8 @@ server A as is and server B with the given environment (a ``PYTHONPATH`` pointin
 a patched copy of ``src/`` tries a code change without touching the tree), then
 sends the same closed-loop read load to A and B in alternating rounds. On a shared,
 noisy machine the noise falls on both alike, so the medians of the rounds compare.
+Each round also reads the server's CPU per request (``bench.cpu``), which moves less
+with the machine's noise than the rate does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from bench import client, dataset, load, projecting
+from bench.cpu import CpuMeter
 from bench.db import bench_database
 from bench.run import RESULTS, _world_from_read_models
 from bench.server import MUNICIPALITY, SECRET, Server
@@ -47,12 +50,17 @@ async def _rounds(
     names = list(servers)
     for n in range(rounds):
         for name in names if n % 2 == 0 else names[::-1]:
-            world.port = servers[name].port
-            out = await load.closed_loop(world, make(world), concurrency=16, seconds=seconds)
+            server = servers[name]
+            world.port = server.port
+            meter = CpuMeter(server.pids, None)
+            out = await load.closed_loop(
+                world, make(world), concurrency=16, seconds=seconds, meter=meter
+            )
             found[name].append(out)
             print(
                 f"round {n} {name}: {out['per_second']} req/s, p50 {out['p50_ms']} ms, "
-                f"p99 {out['p99_ms']} ms, {out['errors']} errors",
+                f"p99 {out['p99_ms']} ms, server CPU {out['cpu'].get('server_ms')} ms/req, "
+                f"{out['errors']} errors",
                 file=sys.stderr,
                 flush=True,
             )
@@ -98,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         name: (
             statistics.median(o["per_second"] or 0 for o in outs),
             statistics.median(o["p99_ms"] or 0 for o in outs),
+            statistics.median(o["cpu"].get("server_ms") or 0 for o in outs),
         )
         for name, outs in found.items()
     }
@@ -105,11 +114,16 @@ def main(argv: list[str] | None = None) -> int:
         (b["per_second"] or 0) > (a["per_second"] or 0)
         for a, b in zip(found["A"], found["B"], strict=True)
     )
-    for name, (rate, p99) in medians.items():
-        print(f"{name}: median {rate:.1f} req/s, median p99 {p99:.0f} ms")
-    a_rate = medians["A"][0]
+    for name, (rate, p99, cpu) in medians.items():
+        print(
+            f"{name}: median {rate:.1f} req/s, median p99 {p99:.0f} ms,"
+            f" median server CPU {cpu:.3f} ms per request"
+        )
+    a_rate, a_cpu = medians["A"][0], medians["A"][2]
     if a_rate:
         print(f"B / A: {medians['B'][0] / a_rate:.2f}; B faster in {wins} of {args.rounds} rounds")
+    if a_cpu:
+        print(f"server CPU per request, B / A: {medians['B'][2] / a_cpu:.2f}")
     return 0
 
 
