@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
+from functools import cached_property
 from typing import Any, TypeVar
 
 import anyio
@@ -41,46 +42,88 @@ class TequioContext(BaseContext):
         self.today: date = today(runtime.clock, runtime.settings.zone)
         self.cabinet_scope = policy.cabinet_scope(caller)
         self.response_extensions: dict[str, Any] = {}
-        q = runtime.queries
-        m = self.municipality
-        scope = self.cabinet_scope
 
-        def loader(fetch: Callable[[list[str]], Any]) -> DataLoader[str, dict[str, Any] | None]:
-            async def load(keys: list[str]) -> list[dict[str, Any] | None]:
-                return _by_id(await fetch(keys), keys)
+    # The DataLoaders are made when a resolver first asks for one: most requests need
+    # a few of them, and an answer from the response cache needs none.
 
-            return DataLoader(load_fn=load)
+    def _by_ids(self, fetch: Callable[[list[str]], Any]) -> DataLoader[str, Any]:
+        async def load(keys: list[str]) -> list[dict[str, Any] | None]:
+            return _by_id(await fetch(keys), keys)
 
-        self.territories = loader(lambda ids: q.directory.territories_by_ids(m, ids))
-        self.agencies = loader(lambda ids: q.directory.agencies_by_ids(m, ids))
-        self.posts = loader(lambda ids: q.directory.posts_by_ids(m, ids))
-        self.officials = loader(lambda ids: q.directory.officials_by_ids(m, ids))
-        self.tables = loader(lambda ids: q.forums.tables_by_ids(m, ids))
-        self.assemblies = loader(lambda ids: q.forums.assemblies_by_ids(m, ids))
-        self.cases = loader(lambda ids: q.cases.cases_by_ids(m, ids))
-        self.commitments = loader(
+        return DataLoader(load_fn=load)
+
+    def _lists(
+        self, fetch: Callable[[list[str]], Awaitable[dict[str, list[Any]]]]
+    ) -> DataLoader[str, list[Any]]:
+        async def load(keys: list[str]) -> list[list[Any]]:
+            found = await fetch(keys)
+            return [found.get(key, []) for key in keys]
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def territories(self) -> DataLoader[str, Any]:
+        q, m = self.runtime.queries, self.municipality
+        return self._by_ids(lambda ids: q.directory.territories_by_ids(m, ids))
+
+    @cached_property
+    def agencies(self) -> DataLoader[str, Any]:
+        q, m = self.runtime.queries, self.municipality
+        return self._by_ids(lambda ids: q.directory.agencies_by_ids(m, ids))
+
+    @cached_property
+    def posts(self) -> DataLoader[str, Any]:
+        q, m = self.runtime.queries, self.municipality
+        return self._by_ids(lambda ids: q.directory.posts_by_ids(m, ids))
+
+    @cached_property
+    def officials(self) -> DataLoader[str, Any]:
+        q, m = self.runtime.queries, self.municipality
+        return self._by_ids(lambda ids: q.directory.officials_by_ids(m, ids))
+
+    @cached_property
+    def tables(self) -> DataLoader[str, Any]:
+        q, m = self.runtime.queries, self.municipality
+        return self._by_ids(lambda ids: q.forums.tables_by_ids(m, ids))
+
+    @cached_property
+    def assemblies(self) -> DataLoader[str, Any]:
+        q, m = self.runtime.queries, self.municipality
+        return self._by_ids(lambda ids: q.forums.assemblies_by_ids(m, ids))
+
+    @cached_property
+    def cases(self) -> DataLoader[str, Any]:
+        q, m = self.runtime.queries, self.municipality
+        return self._by_ids(lambda ids: q.cases.cases_by_ids(m, ids))
+
+    @cached_property
+    def commitments(self) -> DataLoader[str, Any]:
+        q, m, scope = self.runtime.queries, self.municipality, self.cabinet_scope
+        return self._by_ids(
             lambda ids: q.commitments.commitments_by_ids(m, ids, cabinet_scope=scope)
         )
 
-        async def load_case_commitments(keys: list[str]) -> list[list[dict[str, Any]]]:
-            found = await q.commitments.commitments_by_case_ids(m, keys, cabinet_scope=scope)
-            return [found.get(key, []) for key in keys]
+    @cached_property
+    def case_commitments(self) -> DataLoader[str, list[Any]]:
+        q, m, scope = self.runtime.queries, self.municipality, self.cabinet_scope
+        return self._lists(
+            lambda ids: q.commitments.commitments_by_case_ids(m, ids, cabinet_scope=scope)
+        )
 
-        async def load_assembly_cases(keys: list[str]) -> list[list[str]]:
-            found = await q.cases.case_ids_by_assembly(m, keys)
-            return [found.get(key, []) for key in keys]
+    @cached_property
+    def assembly_cases(self) -> DataLoader[str, list[Any]]:
+        q, m = self.runtime.queries, self.municipality
+        return self._lists(lambda ids: q.cases.case_ids_by_assembly(m, ids))
 
-        def timeline_loader(kind: str) -> DataLoader[str, list[dict[str, Any]]]:
-            async def load(keys: list[str]) -> list[list[dict[str, Any]]]:
-                found = await q.timelines.timelines(m, kind, keys)
-                return [found.get(key, []) for key in keys]
+    @cached_property
+    def case_timelines(self) -> DataLoader[str, list[Any]]:
+        q, m = self.runtime.queries, self.municipality
+        return self._lists(lambda ids: q.timelines.timelines(m, "case", ids))
 
-            return DataLoader(load_fn=load)
-
-        self.case_commitments = DataLoader(load_fn=load_case_commitments)
-        self.assembly_cases = DataLoader(load_fn=load_assembly_cases)
-        self.case_timelines = timeline_loader("case")
-        self.commitment_timelines = timeline_loader("commitment")
+    @cached_property
+    def commitment_timelines(self) -> DataLoader[str, list[Any]]:
+        q, m = self.runtime.queries, self.municipality
+        return self._lists(lambda ids: q.timelines.timelines(m, "commitment", ids))
 
     async def execute(
         self,
