@@ -84,6 +84,12 @@ def render_query_cache(cache: QueryCache) -> str:
         f'tequio_query_cache_requests_total{{result="miss"}} {float(stats.misses)}',
         f'tequio_query_cache_requests_total{{result="bypass"}} {bypassed}',
     ]
+    lines += [
+        "# HELP tequio_query_cache_shared_total Misses answered by the same request being"
+        " executed at the time (it ran once for all of them).",
+        "# TYPE tequio_query_cache_shared_total counter",
+        f"tequio_query_cache_shared_total {float(stats.shared)}",
+    ]
     lines += _by_reason(
         "tequio_query_cache_bypass_total", "Requests not looked up, by reason.", stats.bypasses
     )

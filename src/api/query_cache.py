@@ -426,6 +426,7 @@ class ReadModelPositions:
 class CacheStats:
     hits: int = 0
     misses: int = 0
+    shared: int = 0  # misses answered by the same request being executed at the time
     stores: int = 0
     evictions: int = 0
     invalidated: int = 0
@@ -475,6 +476,9 @@ class QueryCache:
         self._verdicts: OrderedDict[str, Verdict] = OrderedDict()
         self.stats = CacheStats()
         self._at: Positions | None = None  # the positions the answers held were made at
+        # Keys being answered now: who asks for one of them meanwhile waits for that
+        # answer (the first refresh after a write, by everyone at once, runs once).
+        self._running: dict[bytes, asyncio.Future[bytes | None]] = {}
 
     async def start(self) -> None:
         await self.positions.start()
@@ -553,6 +557,24 @@ class QueryCache:
         self._entries.move_to_end(key)
         self.stats.hits += 1
         return body
+
+    def running(self, key: bytes) -> asyncio.Future[bytes | None] | None:
+        """The answer to ``key`` being made now by another request, if any."""
+        return self._running.get(key)
+
+    def begin(self, key: bytes) -> asyncio.Future[bytes | None]:
+        """This request makes the answer to ``key``; :meth:`end` hands it to whoever
+        waited for it."""
+        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        self._running[key] = future
+        return future
+
+    def end(self, key: bytes, future: asyncio.Future[bytes | None], body: bytes | None) -> None:
+        """``body``: the plain answer to share, or None (the waiters execute it)."""
+        if self._running.get(key) is future:
+            del self._running[key]
+        if not future.done():
+            future.set_result(body)
 
     def put(self, key: bytes, body: bytes, positions: Positions | None = None) -> bool:
         """Keeps ``body`` under ``key`` unless it is too big, or the read models have

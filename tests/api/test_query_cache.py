@@ -416,3 +416,59 @@ async def test_a_client_can_insist_on_a_fresh_read(world: World) -> None:
     response = await api.http.get("/graphql", params={"query": query}, headers=auth)
     assert response.status_code == 200 and HEADER not in response.headers
     assert (await ask(api, query, token=world.secretary))[0] == "HIT"
+
+
+async def test_the_same_read_asked_at_once_by_many_is_executed_once(
+    world: World, lamps: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Everyone refreshing the board at 8 a.m., right after a write: one execution."""
+    api = world.api
+    variables = {"filter": {"status": "OPEN"}, "first": 50}
+    await until_cached(api, BOARD, variables={"first": 49}, token=world.coordinator)
+    queries = world.app.state.runtime.queries.commitments
+    executed: list[int] = []
+    original = queries.list_commitments
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        executed.append(1)
+        await asyncio.sleep(0.3)  # long enough for every request below to arrive
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "list_commitments", slow)
+    shared = await metric(api, "tequio_query_cache_shared_total")
+    answers = await asyncio.gather(
+        *(ask(api, BOARD, variables, token=world.coordinator) for _ in range(8))
+    )
+    assert len(executed) == 1
+    assert sorted(outcome for outcome, _ in answers) == ["HIT"] * 7 + ["MISS"]
+    assert len({response.content for _, response in answers}) == 1
+    assert await metric(api, "tequio_query_cache_shared_total") == shared + 7
+
+
+async def test_a_failed_answer_is_not_shared_each_waiter_executes(
+    world: World, lamps: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = world.api
+    variables = {"filter": {"status": "FULFILLED"}, "first": 50}
+    await until_cached(api, BOARD, variables={"first": 48}, token=world.coordinator)
+    queries = world.app.state.runtime.queries.commitments
+    original = queries.list_commitments
+    calls: list[int] = []
+
+    async def first_fails(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        first = len(calls) == 1
+        await asyncio.sleep(0.2)
+        if first:
+            raise RuntimeError("the first execution fails")
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "list_commitments", first_fails)
+    answers = await asyncio.gather(
+        *(ask(api, BOARD, variables, token=world.coordinator) for _ in range(3))
+    )
+    bodies = [response.json() for _, response in answers]
+    # The two that waited for the failed one executed it themselves.
+    assert len(calls) == 3
+    assert sum("errors" in body for body in bodies) == 1
+    assert sum(body.get("data") is not None and "errors" not in body for body in bodies) == 2

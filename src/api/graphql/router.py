@@ -13,12 +13,14 @@ field only yields over a stream. Subscriptions go over WebSocket
 A POST whose document is a cacheable read goes through the response cache
 (``api.query_cache``, ADR 0016) once the context is made, that is after the body cap,
 authentication and the rate limit. Every such answer says what the cache did in the
-``Tequio-Query-Cache`` header: ``HIT`` (served from it), ``MISS`` (executed, and kept
-when the answer is plain data) or ``BYPASS`` (executed, never kept).
+``Tequio-Query-Cache`` header: ``HIT`` (served from it, or from the same request being
+answered at that moment), ``MISS`` (executed, and kept when the answer is plain data)
+or ``BYPASS`` (executed, never kept).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -62,8 +64,21 @@ class TequioGraphQLRouter(GraphQLRouter[Any, Any]):
         body = cache.get(key)
         if body is not None:
             return Response(body, media_type="application/json", headers={HEADER: HIT})
-        response = await self._run(request, context, root_value)
-        kept = _keepable(response, cache.max_entry_bytes)
+        running = cache.running(key)
+        if running is not None:
+            # The same request (same caller, variables and positions) is being answered:
+            # its answer is this one's. Shielded: this request's end is not that one's.
+            body = await asyncio.shield(running)
+            if body is not None:
+                cache.stats.shared += 1
+                return Response(body, media_type="application/json", headers={HEADER: HIT})
+        making = cache.begin(key)
+        kept = None
+        try:
+            response = await self._run(request, context, root_value)
+            kept = _keepable(response, cache.max_entry_bytes)
+        finally:
+            cache.end(key, making, kept)
         if kept is None:
             cache.stats.skip("not_plain_data")
         else:
