@@ -418,6 +418,27 @@ async def test_a_client_can_insist_on_a_fresh_read(world: World) -> None:
     assert (await ask(api, query, token=world.secretary))[0] == "HIT"
 
 
+def slowed_board(
+    world: World, monkeypatch: pytest.MonkeyPatch, *, seconds: float, fail_first: bool = False
+) -> list[int]:
+    """The board's query takes ``seconds`` (so requests sent together overlap), and
+    with ``fail_first`` its first execution fails; returns a list of its executions."""
+    queries = world.app.state.runtime.queries.commitments
+    original = queries.list_commitments
+    calls: list[int] = []
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        failing = fail_first and len(calls) == 1
+        await asyncio.sleep(seconds)
+        if failing:
+            raise RuntimeError("the first execution fails")
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "list_commitments", slow)
+    return calls
+
+
 async def test_the_same_read_asked_at_once_by_many_is_executed_once(
     world: World, lamps: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -425,16 +446,7 @@ async def test_the_same_read_asked_at_once_by_many_is_executed_once(
     api = world.api
     variables = {"filter": {"status": "OPEN"}, "first": 50}
     await until_cached(api, BOARD, variables={"first": 49}, token=world.coordinator)
-    queries = world.app.state.runtime.queries.commitments
-    executed: list[int] = []
-    original = queries.list_commitments
-
-    async def slow(*args: Any, **kwargs: Any) -> Any:
-        executed.append(1)
-        await asyncio.sleep(0.3)  # long enough for every request below to arrive
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr(queries, "list_commitments", slow)
+    executed = slowed_board(world, monkeypatch, seconds=0.3)
     shared = await metric(api, "tequio_query_cache_shared_total")
     answers = await asyncio.gather(
         *(ask(api, BOARD, variables, token=world.coordinator) for _ in range(8))
@@ -451,19 +463,7 @@ async def test_a_failed_answer_is_not_shared_each_waiter_executes(
     api = world.api
     variables = {"filter": {"status": "FULFILLED"}, "first": 50}
     await until_cached(api, BOARD, variables={"first": 48}, token=world.coordinator)
-    queries = world.app.state.runtime.queries.commitments
-    original = queries.list_commitments
-    calls: list[int] = []
-
-    async def first_fails(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        first = len(calls) == 1
-        await asyncio.sleep(0.2)
-        if first:
-            raise RuntimeError("the first execution fails")
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr(queries, "list_commitments", first_fails)
+    calls = slowed_board(world, monkeypatch, seconds=0.2, fail_first=True)
     answers = await asyncio.gather(
         *(ask(api, BOARD, variables, token=world.coordinator) for _ in range(3))
     )

@@ -68,6 +68,17 @@ def seed(app: TequioApplication, ctx: CommandContext) -> tuple[str, str]:
     return case_id, commitment_id
 
 
+def a_case(theme: Theme, title: str, **more: Any) -> dict[str, Any]:
+    """``raise_case`` arguments for a case in Sección Avisadero."""
+    return {
+        "territory_id": "smt-avisadero",
+        "theme": theme,
+        "title": title,
+        "description": "Reported at the assembly",
+        **more,
+    }
+
+
 def keyed(ctx: CommandContext, key: str = "req-0001", actor: str | None = None) -> CommandContext:
     return replace(ctx, idempotency_key=key, actor=actor or ctx.actor)
 
@@ -190,12 +201,7 @@ def test_same_key_and_same_command_returns_the_first_result_and_writes_nothing(
 ) -> None:
     seed(app, ctx)
     k = keyed(ctx)
-    kwargs: dict[str, Any] = {
-        "territory_id": "smt-avisadero",
-        "theme": Theme.ENVIRONMENT,
-        "title": "Clandestine dump",
-        "description": "At the market corner",
-    }
+    kwargs = a_case(Theme.ENVIRONMENT, "Clandestine dump", description="At the market corner")
     first = app.raise_case(k, **kwargs)
     before = position(app)
     again = app.raise_case(k, **kwargs)
@@ -236,13 +242,7 @@ def test_retried_reimport_that_changes_nothing_is_still_reported_as_a_replay(
 ) -> None:
     seed(app, ctx)
     k = keyed(ctx, "import-7")
-    kwargs: dict[str, Any] = {
-        "territory_id": "smt-avisadero",
-        "theme": Theme.WATER,
-        "title": "Leak on Calle 5",
-        "description": "Since Monday",
-        "external_id": "311-000123",
-    }
+    kwargs = a_case(Theme.WATER, "Leak on Calle 5", external_id="311-000123")
     first = app.raise_case(k, **kwargs)
     before = position(app)
     again = app.raise_case(k, **kwargs)
@@ -255,13 +255,9 @@ def test_retried_raise_with_a_reporter_seals_no_second_contact(
 ) -> None:
     seed(app, ctx)
     k = keyed(ctx, "raise-with-contact")
-    kwargs: dict[str, Any] = {
-        "territory_id": "smt-avisadero",
-        "theme": Theme.SAFETY,
-        "title": "Broken lamp",
-        "description": "Corner of the market",
-        "reporter": {"name": "Graciela", "phone": "5512345678"},
-    }
+    kwargs = a_case(
+        Theme.SAFETY, "Broken lamp", reporter={"name": "Graciela", "phone": "5512345678"}
+    )
     first = app.raise_case(k, **kwargs)
     keys_before = _vault_keys(app)
     again = app.raise_case(k, **kwargs)
@@ -340,12 +336,7 @@ def test_same_key_from_two_actors_is_two_receipts(
     app: TequioApplication, ctx: CommandContext
 ) -> None:
     seed(app, ctx)
-    kwargs: dict[str, Any] = {
-        "territory_id": "smt-avisadero",
-        "theme": Theme.WATER,
-        "title": "No water for nine days",
-        "description": "Three streets",
-    }
+    kwargs = a_case(Theme.WATER, "No water for nine days", description="Three streets")
     rosa = app.raise_case(keyed(ctx, "same-key", actor="coordinator:rosa"), **kwargs)
     eva = app.raise_case(keyed(ctx, "same-key", actor="facilitator:eva"), **kwargs)
     assert rosa.id != eva.id
