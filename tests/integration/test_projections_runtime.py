@@ -190,6 +190,29 @@ async def test_rebuild_from_zero_gives_identical_results(
     }
 
 
+async def test_a_whole_week_in_one_batch_equals_it_one_event_at_a_time(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    pool: asyncpg.Pool,
+    services: list[ProjectionService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch sends its writes grouped by statement, not in the events' order (ADR
+    0020): what each read model shows must not depend on it."""
+    week = build_week(app, ctx)
+    service = ProjectionService(env_for(db), check_interval=0.1, batch_size=1)
+    services.append(service)
+    service.start()
+    assert service.wait(head(app), timeout=60)
+    one_at_a_time = await snapshot(pool, week)
+    service.stop()
+
+    monkeypatch.setattr(runtime, "REBUILD_BATCH", head(app))
+    assert rebuild(env_for(db), processes=1) == head(app)
+    assert await snapshot(pool, week) == one_at_a_time
+
+
 async def test_a_rebuild_in_two_processes_equals_one_in_one(
     app: TequioApplication,
     ctx: CommandContext,

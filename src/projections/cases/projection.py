@@ -128,6 +128,7 @@ class CasesProjection(TequioProjection[CasesView]):
                 {"uuid": e.originator_id, "version": e.originator_version, "at": e.timestamp}
                 | params,
                 missing=f"case {e.originator_id} is not in the cases read model",
+                row=e.originator_id,
             )
 
     @process_event.register(CASE_EVENT)
@@ -171,6 +172,7 @@ class CasesProjection(TequioProjection[CasesView]):
                     e.timestamp,
                     *_place(e.location),
                 ),
+                row=e.originator_id,
             )
 
     @process_event.register(TRIAGED)

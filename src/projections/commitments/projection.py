@@ -138,6 +138,7 @@ class CommitmentsProjection(TequioProjection[CommitmentsView]):
                 {"uuid": e.originator_id, "version": e.originator_version, "at": e.timestamp}
                 | params,
                 missing=f"commitment {e.originator_id} is not on the board",
+                row=e.originator_id,
             )
 
     # -- what the board copies from other aggregates ------------------------------------
@@ -199,6 +200,7 @@ class CommitmentsProjection(TequioProjection[CommitmentsView]):
                     "assembly_id": e.assembly_id,
                     "session_id": e.session_id,
                 },
+                row=e.originator_id,
             )
 
     @process_event.register(PROGRESS_REPORTED)

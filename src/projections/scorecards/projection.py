@@ -120,6 +120,7 @@ class ScorecardsProjection(TequioProjection[ScorecardsView]):
                 statement,
                 {"uuid": e.originator_id} | params,
                 missing=f"commitment {e.originator_id} is not in the scorecards",
+                row=e.originator_id,
             )
 
     @process_event.register(TERRITORY_ADDED)
@@ -170,6 +171,7 @@ class ScorecardsProjection(TequioProjection[ScorecardsView]):
                     "case_id": e.case_id,
                     "table_id": e.table_id,
                 },
+                row=e.originator_id,
             )
 
     @process_event.register(PROGRESS_REPORTED)
