@@ -64,10 +64,14 @@ STATUS_TABLE = "projections_status"
 LOCK_NAMESPACE = "tequio.projection"
 
 CHECK_INTERVAL = 2.0
-BATCH_SIZE = 500
+# Live, a batch is what was recorded since the last one (a few events); catching up,
+# a bigger batch shares more of each transaction's cost and makes longer runs of
+# grouped writes (ADR 0020): 500 -> 2,000 took a catch-up of 200,000 events from
+# 6,700 to 7,600 events/s, and a rebuild in one process from 5,600 to 6,300.
+BATCH_SIZE = 2000
 BACKOFF_INITIAL = 0.5
 BACKOFF_CAP = 30.0
-REBUILD_BATCH = 500
+REBUILD_BATCH = 2000
 # A rebuild of at least this many events is split over processes (see ``rebuild``).
 PARALLEL_REBUILD_EVENTS = 50_000
 # A read model with nothing in it, this many events behind or more, fills its tables
