@@ -30,12 +30,14 @@ from functools import singledispatchmethod
 from typing import Any, ClassVar, NamedTuple, TypeVar
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from psycopg import Connection, Cursor
 from psycopg.rows import DictRow, dict_row
 from psycopg.sql import SQL, Composed, Identifier
+from psycopg.types.json import Jsonb
 
 # Fields of a domain event that are machinery, not facts to display.
 EVENT_MACHINERY = frozenset(
@@ -666,6 +668,14 @@ def jsonable(value: Any) -> Any:
         items = [jsonable(v) for v in value]
         return sorted(items) if isinstance(value, (set, frozenset)) else items
     return str(value)
+
+
+def jsonb(value: Any) -> Jsonb:
+    """A ``jsonb`` parameter or copied value, encoded by orjson: the feed and the
+    timelines encode an event's facts each (``json.dumps`` was ~4 % of a replay's
+    CPU). ``value`` must be JSON-ready (:func:`jsonable`): orjson refuses what
+    ``json.dumps`` would also refuse, and integers beyond 64 bits."""
+    return Jsonb(value, dumps=orjson.dumps)
 
 
 def enum_value(value: Any) -> Any:

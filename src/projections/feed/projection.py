@@ -27,7 +27,6 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.types.json import Jsonb
 
 from projections.base import (
     TequioProjection,
@@ -35,6 +34,7 @@ from projections.base import (
     enum_value,
     event_fields,
     index,
+    jsonb,
     remember,
 )
 from projections.feed.types import EVENT_KINDS, type_name
@@ -138,7 +138,7 @@ class FeedProjection(TequioProjection[FeedView]):
                     type_name(kind, event_name),
                     f"{kind}/{public_id}",
                     e.timestamp,
-                    Jsonb(data),
+                    jsonb(data),
                 ),
             )
 

@@ -12,7 +12,6 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.types.json import Jsonb
 
 from cases.case import Case
 from cases.commitment import Commitment
@@ -22,6 +21,7 @@ from projections.base import (
     event_class,
     event_fields,
     index,
+    jsonb,
     remember,
 )
 
@@ -76,10 +76,10 @@ class TimelinesView(TequioView):
 FACT_ONLY = frozenset({"ReporterErased"})
 
 
-def _data(e: Any) -> Jsonb:
+def _data(e: Any) -> Any:
     if type(e).__name__ in FACT_ONLY:
-        return Jsonb({})
-    return Jsonb({k: v for k, v in event_fields(e).items() if k not in NOT_DATA})
+        return jsonb({})
+    return jsonb({k: v for k, v in event_fields(e).items() if k not in NOT_DATA})
 
 
 class TimelinesProjection(TequioProjection[TimelinesView]):
