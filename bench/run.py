@@ -6,7 +6,8 @@ Phases, in order (each bounded in time):
    clients (B1, B8) and the raw ``eventsourcing`` save rate (1 and 16 threads).
 2. The data set: the demo, then a simulated history up to ``--events`` events.
 3. Catch-up: ``tequio serve`` starts on the data set with no read models; its
-   projection runners catch up from zero (bounded by a time budget).
+   projection runners (in its worker child) catch up from zero (bounded by a time
+   budget).
 4. Rebuild: ``projections.runtime.rebuild`` of every read model, timed.
 5. Load on a fresh ``tequio serve``: the raw asyncpg board page, then the board,
    a case detail and a cabinet briefing (16 clients each), writes (16 clients), and
@@ -276,7 +277,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         head = projecting.head(url)
 
         # 3. Catch-up from zero ---------------------------------------------------------------
-        say(f"[3/5] catch-up: the server's projection runners from zero over {head:,} events")
+        say(f"[3/5] catch-up: the server's projections from zero over {head:,} events")
         server = Server(
             url,
             RESULTS / "server-catch-up.log",

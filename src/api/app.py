@@ -39,6 +39,7 @@ from projections.runtime import status as projection_status
 from tequio.application import build_application, library_env
 from tequio.database import Database
 from tequio.settings import Settings
+from tequio.worker_process import WorkerProcess
 
 log = logging.getLogger("tequio.api")
 
@@ -50,6 +51,15 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     and asyncpg still rolls back a transaction left open before calling this."""
 
 
+def _projection_status(runtime: Runtime, settings: Settings) -> Callable[[], list[dict[str, Any]]]:
+    """This process's runners' status, or (kept elsewhere) the one stored by the process
+    that runs each read model (its heartbeat)."""
+    if runtime.projections is not None:
+        return runtime.projections.status
+    env = library_env(settings, runtime.database.info, pool_size=1)
+    return lambda: projection_status(env)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -57,9 +67,12 @@ def create_app(
     run_projections: bool = True,
     monotonic: Callable[[], float] = time.monotonic,
     webhook_config: WebhookConfig | None = None,
+    projections_worker: WorkerProcess | None = None,
 ) -> FastAPI:
-    """Builds the API. With ``run_projections`` the read models are kept in this process
-    (the embedded default); production runs them as ``tequio worker`` processes.
+    """Builds the API. With ``run_projections`` the read models are kept in this process;
+    ``tequio serve`` keeps them in a ``tequio worker`` child it watches
+    (``projections_worker``, part of its readiness), and production runs them as
+    ``tequio worker`` processes of their own.
     ``monotonic`` paces the rate limit and the OIDC key cache (tests move it by hand).
     ``webhook_config`` (default: from settings) sets the webhook dispatcher's pace and
     clock; the dispatcher runs here when the projections do."""
@@ -193,14 +206,17 @@ def create_app(
             checks["database"] = "ok"
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
             checks["database"] = f"unreachable: {type(error).__name__}"
-        if runtime.projections is not None and checks["database"] != "ok":
+        watched = runtime.projections is not None or projections_worker is not None
+        if watched and checks["database"] != "ok":
             # Asking for their status would wait on the library's retries (minutes).
             checks["projections"] = "unknown: the database is unreachable"
-        elif runtime.projections is not None:
+        elif projections_worker is not None and not projections_worker.alive:
+            checks["projections"] = "not running: the worker process is starting again"
+        elif watched:
             status = None
             with anyio.move_on_after(5):
                 status = await to_thread.run_sync(
-                    runtime.projections.status, abandon_on_cancel=True
+                    _projection_status(runtime, settings), abandon_on_cancel=True
                 )
             if status is None:
                 checks["projections"] = "unknown: no answer"
@@ -217,11 +233,7 @@ def create_app(
     async def metrics(request: Request) -> str:
         runtime: Runtime = request.app.state.runtime
         await ping(runtime.pool)  # down: 503 now, not after the library's retries
-        if runtime.projections is not None:
-            statuses = await to_thread.run_sync(runtime.projections.status)
-        else:
-            env = library_env(settings, runtime.database.info, pool_size=1)
-            statuses = await to_thread.run_sync(lambda: projection_status(env))
+        statuses = await to_thread.run_sync(_projection_status(runtime, settings))
         counts = await request.app.state.webhooks.counts()
         text = render_metrics(statuses) + render_webhook_metrics(counts)
         if runtime.query_cache is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from tequio.database import ConnectionInfo, DatabaseUnavailable, check_reachable
 from tequio.settings import Settings, tune_interpreter
+from tequio.worker_process import WorkerNotReady
 
 
 class BadConfiguration(Exception):
@@ -48,31 +50,58 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.database_url and "DATABASE_URL"
     ) or f"embedded PostgreSQL in {settings.data_dir}"
     print(f"Tequio: serving on http://{args.host}:{args.port} ({where})", file=sys.stderr)
-    if args.workers > 1:
-        return _serve_in_processes(args, settings)
-    uvicorn.run(
-        create_app(settings, run_projections=not args.no_projections),
-        host=args.host,
-        port=args.port,
-        log_level=settings.log_level.lower(),
-        lifespan="on",
-    )
-    return 0
+    threaded = not args.no_projections and settings.projections == "thread"
+    child = not args.no_projections and settings.projections == "process"
+    if args.workers == 1 and not child:
+        uvicorn.run(
+            create_app(settings, run_projections=threaded),
+            host=args.host,
+            port=args.port,
+            log_level=settings.log_level.lower(),
+            lifespan="on",
+        )
+        return 0
+    return _serve_on_one_database(args, settings, threaded=threaded, child=child)
 
 
-def _serve_in_processes(args: argparse.Namespace, settings: Settings) -> int:
-    """``--workers N``: N server processes on one port (uvicorn's), one PostgreSQL."""
+def _serve_on_one_database(
+    args: argparse.Namespace, settings: Settings, *, threaded: bool, child: bool
+) -> int:
+    """PostgreSQL found (or the embedded server started) once, here, for the server
+    processes (``--workers N``, uvicorn's, on one port) and for the ``tequio worker``
+    child that keeps the read models (``child``, ADR 0021)."""
     import os
 
     import uvicorn
 
+    from api.app import create_app
     from api.asgi import RUN_PROJECTIONS
     from tequio.database import Database
+    from tequio.worker_process import WorkerProcess
 
-    database = Database.open(settings)  # the embedded server, once, for every process
+    # uvicorn stops gracefully on SIGTERM, restores this handler, then raises the signal
+    # again: without it the process would end there, before the `finally` below stops
+    # the worker child and the embedded PostgreSQL.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    database = Database.open(settings)
+    worker = None
     try:
-        os.environ["DATABASE_URL"] = database.info.url()
-        os.environ[RUN_PROJECTIONS] = "0" if args.no_projections else "1"
+        url = database.info.url()
+        if child:
+            worker = WorkerProcess(url)
+            worker.start()
+        if args.workers == 1:
+            found = settings.model_copy(update={"database_url": url})
+            uvicorn.run(
+                create_app(found, run_projections=False, projections_worker=worker),
+                host=args.host,
+                port=args.port,
+                log_level=settings.log_level.lower(),
+                lifespan="on",
+            )
+            return 0
+        os.environ["DATABASE_URL"] = url
+        os.environ[RUN_PROJECTIONS] = "1" if threaded else "0"
         uvicorn.run(
             "api.asgi:app",
             factory=True,
@@ -83,8 +112,14 @@ def _serve_in_processes(args: argparse.Namespace, settings: Settings) -> int:
             lifespan="on",
         )
     finally:
+        if worker is not None:
+            worker.stop()
         database.close()
     return 0
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _positive(text: str) -> int:
@@ -198,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadConfiguration as error:
         print(f"tequio: bad configuration: {error}", file=sys.stderr)
         return 2
+    except WorkerNotReady as error:
+        print(f"tequio: {error}", file=sys.stderr)
+        return 1
     except ValidationError as error:  # Settings read by a command of another module
         print(f"tequio: bad configuration: {describe_settings_error(error)}", file=sys.stderr)
         return 2

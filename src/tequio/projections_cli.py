@@ -24,6 +24,7 @@ from projections.runtime import ProjectionBusy, ProjectionService, rebuild, stat
 from tequio.application import library_env
 from tequio.database import Database, DatabaseUnavailable
 from tequio.settings import Settings, tune_interpreter
+from tequio.worker_process import parent_gone, tell_ready
 
 BAR_WIDTH = 10
 
@@ -89,7 +90,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         tune_interpreter(settings)
         service = ProjectionService(_env(settings, db), names)
         webhooks = None if args.no_webhooks else background_webhooks(settings, db.info.url())
-        stopping = threading.Event()
+        stopping = _StopRequested()
         _on_signals(stopping.set)
         service.start()
         if webhooks is not None:
@@ -98,9 +99,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
             f"tequio worker: running {', '.join(names)} on {db.info.describe()} (Ctrl-C to stop)",
             file=sys.stderr,
         )
+        tell_ready()
         try:
-            while not stopping.wait(timeout=1.0):
-                pass
+            # `tequio serve` that started it gone: stop too.
+            while not stopping.requested and not parent_gone():
+                time.sleep(0.2)
         except KeyboardInterrupt:
             pass
         print("tequio worker: stopping", file=sys.stderr)
@@ -227,6 +230,18 @@ def _env(settings: Settings, db: Database) -> dict[str, str]:
 def _fail(command: str, message: str) -> int:
     print(f"tequio {command}: {message}", file=sys.stderr)
     return 2
+
+
+class _StopRequested:
+    """Set by a signal handler. Not a ``threading.Event``: its ``set`` takes a lock that
+    the interrupted main thread may hold (waiting on that event), and a second signal
+    (Ctrl-C twice; SIGTERM from ``tequio serve`` and from its death) then deadlocked."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def set(self) -> None:
+        self.requested = True
 
 
 def _on_signals(handler: Callable[[], None]) -> None:

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # per-reporter keys. Required in production; see docs/security.md.
     cipher_key: SecretStr | None = Field(default=None, alias="TEQUIO_CIPHER_KEY")
     pool_size: int = Field(default=5, alias="TEQUIO_POOL_SIZE", ge=1, le=100)
+    # Where `tequio serve` keeps the read models: a `tequio worker` child process
+    # (ADR 0021), or a thread of the server's own process.
+    projections: Literal["process", "thread"] = Field(default="process", alias="TEQUIO_PROJECTIONS")
     log_level: str = Field(default="INFO", alias="TEQUIO_LOG_LEVEL")
     # How long a Python thread may hold the GIL while others wait (Python's default
     # is 5 ms). Tequio's threads mostly wait on PostgreSQL; short turns let one come
