@@ -206,17 +206,20 @@ def create_app(
             checks["database"] = "ok"
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
             checks["database"] = f"unreachable: {type(error).__name__}"
-        watched = runtime.projections is not None or projections_worker is not None
-        if watched and checks["database"] != "ok":
+        if projections_worker is not None:
+            # Kept by the child (ADR 0021): its runners' errors are in /metrics and
+            # `tequio projections status`; its heartbeats pause during a long index build.
+            checks["projections"] = (
+                "ok" if projections_worker.alive else "not running: the worker is starting again"
+            )
+        elif runtime.projections is not None and checks["database"] != "ok":
             # Asking for their status would wait on the library's retries (minutes).
             checks["projections"] = "unknown: the database is unreachable"
-        elif projections_worker is not None and not projections_worker.alive:
-            checks["projections"] = "not running: the worker process is starting again"
-        elif watched:
+        elif runtime.projections is not None:
             status = None
             with anyio.move_on_after(5):
                 status = await to_thread.run_sync(
-                    _projection_status(runtime, settings), abandon_on_cancel=True
+                    runtime.projections.status, abandon_on_cancel=True
                 )
             if status is None:
                 checks["projections"] = "unknown: no answer"

@@ -112,6 +112,8 @@ def _serve_on_one_database(
             lifespan="on",
         )
     finally:
+        # A second SIGTERM must not cut the clean-up short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if worker is not None:
             worker.stop()
         database.close()

@@ -24,7 +24,7 @@ from projections.runtime import ProjectionBusy, ProjectionService, rebuild, stat
 from tequio.application import library_env
 from tequio.database import Database, DatabaseUnavailable
 from tequio.settings import Settings, tune_interpreter
-from tequio.worker_process import parent_gone, tell_ready
+from tequio.worker_process import die_with_parent, parent_gone, tell_ready
 
 BAR_WIDTH = 10
 
@@ -79,6 +79,7 @@ def _positive(text: str) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    die_with_parent()  # when a `tequio serve` started it (ADR 0021)
     try:
         names = select(list(args.names or []))
     except KeyError as error:

@@ -11,7 +11,10 @@ started and watched by the server:
   SIGKILL (``PR_SET_PDEATHSIG`` on Linux, and the worker's own check of its parent);
 - it runs in a session of its own, so a Ctrl-C in the terminal reaches the server,
   which stops it in order (a graceful stop finishes the batch in hand);
-- ``start()`` returns once it has opened its read models (their tables exist);
+- ``start()`` returns once it says it is ready: each of its read models has made
+  its first attempt to open (its tables are made, unless that attempt failed or
+  another process runs it); a restarted child that is not ready within
+  ``ready_timeout`` seconds is killed and started again;
 - if it ends while the server runs, it is started again, after 1 s, then after
   twice as long each time (at most 30 s), back to 1 s once it has run a minute.
   While none runs, the read models wait and mutations answer once their wait for
@@ -23,12 +26,13 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 log = logging.getLogger("tequio.worker")
 
@@ -44,23 +48,19 @@ HEALTHY_AFTER = 60.0
 _PR_SET_PDEATHSIG = 1
 
 
-def _find_prctl() -> Callable[..., int] | None:
-    # Looked up here, in the parent: the child between fork and exec only calls it.
+def die_with_parent() -> None:
+    """In the worker started by a server: SIGTERM when that server ends (Linux), then a
+    look at the parent in case it ended before this call. (Set here, in the child, not
+    between fork and exec: the server is threaded.)"""
+    if PARENT_ENV not in os.environ:
+        return
     try:
-        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
-        return prctl
-    except (OSError, AttributeError):  # not Linux: the worker's own check remains
-        return None
-
-
-_prctl = _find_prctl()
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the thread that started it ends (the
-    supervisor thread, which lives as long as the server)."""
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: parent_gone() remains
+        pass
+    if parent_gone():
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def worker_command() -> list[str]:
@@ -137,13 +137,19 @@ class WorkerProcess:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    # -- the supervisor thread (it starts every child: see _die_with_parent) --
+    # -- the supervisor thread --
 
     def _supervise(self) -> None:
         backoff = self._backoff_initial
         while not self._stopping.is_set():
             started = time.monotonic()
-            process = self._spawn()
+            try:
+                process = self._spawn()
+            except Exception as error:  # never leave the server without its supervisor
+                log.error("cannot start the projections worker: %s", error)
+                process = None
+            finally:
+                self._first_answer.set()
             if process is not None:
                 code = process.wait()
                 if self._stopping.is_set():
@@ -156,35 +162,38 @@ class WorkerProcess:
             backoff = min(backoff * 2, self._backoff_cap)
 
     def _spawn(self) -> subprocess.Popen[bytes] | None:
+        """A new child, once it is ready; ``None`` if it could not start, ended first,
+        or was not ready within ``ready_timeout`` seconds (then it is killed)."""
         read_end, write_end = os.pipe()
-        env = {**self._env, READY_FD_ENV: str(write_end)}
         try:
             with self._lock:
                 if self._stopping.is_set():
                     return None
-                self._process = subprocess.Popen(
+                self._process = process = subprocess.Popen(
                     self._command,
-                    env=env,
+                    env={**self._env, READY_FD_ENV: str(write_end)},
                     pass_fds=(write_end,),
                     start_new_session=True,
-                    # Only a prctl call between fork and exec (nothing that takes a lock).
-                    preexec_fn=_die_with_parent,
                 )
                 self.starts += 1
-        except OSError as error:
-            log.error("cannot start the projections worker: %s", error)
-            os.close(read_end)
-            self._first_answer.set()
-            return None
-        finally:
             os.close(write_end)
-        process = self._process
-        # Ready when it writes a line; the pipe closes (nothing read) if it ends first.
-        with os.fdopen(read_end, "rb") as ready:
-            if ready.readline():
+            write_end = -1
+            # Ready when it writes a line; the pipe closes (nothing to read) if it ends.
+            readable, _, _ = select.select([read_end], [], [], self._ready_timeout)
+            if readable and os.read(read_end, 64):
                 self._ready = True
-        self._first_answer.set()
-        return process
+                return process
+            if process.poll() is None:
+                log.error(
+                    "the projections worker was not ready within %.0f s: killed",
+                    self._ready_timeout,
+                )
+                process.kill()
+            return process
+        finally:
+            os.close(read_end)
+            if write_end != -1:
+                os.close(write_end)
 
 
 def tell_ready() -> None:

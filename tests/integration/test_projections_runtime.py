@@ -209,6 +209,12 @@ async def test_a_whole_week_in_one_batch_equals_it_one_event_at_a_time(
     service.stop()
 
     monkeypatch.setattr(runtime, "REBUILD_BATCH", head(app))
+
+    def not_one_at_a_time(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the grouped batch failed, and was applied one event at a time")
+
+    # A failing grouped batch would be applied again event by event, and pass.
+    monkeypatch.setattr(runtime, "_apply_batch", not_one_at_a_time)
     assert rebuild(env_for(db), processes=1) == head(app)
     assert await snapshot(pool, week) == one_at_a_time
 

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import httpx
 import psutil
+import psycopg
 import pytest
 from test_cli import free_port, postgres_processes_for
 
@@ -66,6 +67,16 @@ def readyz(port: int) -> httpx.Response | None:
         return None
 
 
+def owners(data_dir: Path) -> set[str]:
+    """Which processes (":pid") wrote the read models' latest heartbeats, on the
+    embedded server the serve under test started in ``data_dir``."""
+    pid_file = (data_dir / "pg" / "postmaster.pid").read_text().splitlines()
+    port, socket_dir = int(pid_file[3]), pid_file[4]
+    with psycopg.connect(host=socket_dir, port=port, user="postgres", dbname="tequio") as conn:
+        rows = conn.execute("SELECT owner FROM projections_status").fetchall()
+    return {":" + str(owner).rsplit(":", 1)[1] for (owner,) in rows}
+
+
 @contextmanager
 def serving(data_dir: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
@@ -111,7 +122,12 @@ def test_serve_keeps_the_read_models_in_a_child_it_starts_again_and_takes_down_w
         eventually(
             lambda: (r := readyz(port)) is not None and r.status_code == 200,
             30,
-            "ready again, the read models kept by the new child",
+            "ready again",
+        )
+        eventually(
+            lambda: owners(tmp_path / "data") == {f":{second.pid}"},
+            30,
+            "every read model kept by the new child (its heartbeats)",
         )
 
         # Killed outright, the server takes its child with it.
@@ -145,6 +161,8 @@ def test_serve_with_projections_in_a_thread_starts_no_child(tmp_path: Path) -> N
 
 
 def test_a_worker_signalled_twice_in_a_row_still_stops(db: ConnectionInfo) -> None:
+    """A smoke test: the handler that deadlocked (a ``threading.Event`` set while the
+    interrupted main thread held its lock) did so only on an unlucky timing."""
     worker = subprocess.Popen(
         [sys.executable, "-m", "tequio.cli", "worker", "--no-webhooks", "directory"],
         env={**os.environ, "DATABASE_URL": db.url()},
