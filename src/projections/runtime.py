@@ -1015,6 +1015,7 @@ def _apply_together(parts: Sequence[_Part], *, announce: bool = True) -> None:
                 with part.view.joined(curs, part.events[-1][1], pending):
                     for domain_event, tracking in part.events:
                         part.projection.process_event(domain_event, tracking)
+            pending.send_positions(curs)
             if announce:
                 # Every part ends at the batch's last event: one announcement names them
                 # all, so a waiting request wakes once per batch, not once per read model.

@@ -584,14 +584,7 @@ def test_a_pipelined_batch_at_a_recorded_position_is_refused_and_writes_nothing(
 ) -> None:
     """The position is checked after the pipeline (no round trip per read model), and a
     batch that would not move it forward is rolled back whole."""
-    build_directory(app, ctx)
-    head = app.recorder.max_notification_id()
-    assert head is not None
-    service = fast_service(db, ["directory"])
-    services.append(service)
-    service.start()
-    assert service.wait(head, timeout=10)
-    service.stop()
+    head = directory_caught_up(app, ctx, db, services)
 
     view = make_view("directory", env_for(db))
     try:
@@ -611,6 +604,24 @@ def test_a_pipelined_batch_at_a_recorded_position_is_refused_and_writes_nothing(
         view.datastore.close()
 
 
+def directory_caught_up(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    services: list[ProjectionService],
+) -> int:
+    """A directory written, the directory read model run up to it and stopped: its head."""
+    build_directory(app, ctx)
+    head = app.recorder.max_notification_id()
+    assert head is not None
+    service = fast_service(db, ["directory"])
+    services.append(service)
+    service.start()
+    assert service.wait(head, timeout=10)
+    service.stop()
+    return head
+
+
 def position_of(db: ConnectionInfo, name: str) -> int:
     with psycopg.connect(db.url(), autocommit=True) as conn:
         row = conn.execute(
@@ -619,3 +630,49 @@ def position_of(db: ConnectionInfo, name: str) -> int:
         ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def test_a_joint_batch_one_read_model_already_recorded_is_refused_whole(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    services: list[ProjectionService],
+) -> None:
+    """Every read model's position goes in one statement: if one of them would not
+    move forward, no read model's position (nor anything else) is recorded."""
+    head = directory_caught_up(app, ctx, db, services)
+
+    views = {name: make_view(name, env_for(db)) for name in ("forums", "directory")}
+
+    def joint_batch_at(position: int) -> None:
+        tracking = Tracking(TequioApplication.name, position)
+        # An event no read model handles: each only records the position.
+        runtime._apply_together(
+            [
+                runtime._Part(name, view, PROJECTIONS[name][0](view), [(object(), tracking)])
+                for name, view in views.items()
+            ],
+            announce=False,
+        )
+
+    try:
+        with pytest.raises(IntegrityError):
+            joint_batch_at(head)
+        assert positions_of(db) == {"directory": head, "forums": None}
+        joint_batch_at(head + 1)
+        assert positions_of(db) == {"directory": head + 1, "forums": head + 1}
+    finally:
+        for view in views.values():
+            view.datastore.close()
+
+
+def positions_of(db: ConnectionInfo) -> dict[str, int | None]:
+    found: dict[str, int | None] = {}
+    with psycopg.connect(db.url(), autocommit=True) as conn:
+        for name in ("directory", "forums"):
+            row = conn.execute(
+                f"SELECT notification_id FROM {tracking_table(name)} WHERE application_name = %s",
+                (TequioApplication.name,),
+            ).fetchone()
+            found[name] = int(row[0]) if row else None
+    return found
