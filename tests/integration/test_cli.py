@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-import psutil
 import pytest
+from serve_helpers import eventually, free_port, postgres_processes_for, readyz, serving
 
 from api.auth import decode_token
 from tequio.database import Database, DatabaseUnavailable
 from tequio.settings import DEVELOPMENT_SECRET, Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tequio(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -35,50 +26,19 @@ def tequio(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     )
 
 
-def postgres_processes_for(data_dir: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(attrs=["name", "cmdline"]):
-        cmdline = " ".join(proc.info["cmdline"] or [])
-        if proc.info["name"] == "postgres" and str(data_dir) in cmdline:
-            found.append(proc)
-    return found
-
-
 def test_serve_is_ready_on_the_embedded_database_and_leaves_no_server_behind(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "tequio-data"
-    port = free_port()
-    env = {**os.environ, "TEQUIO_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tequio.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        ready = None
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                if ready.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        assert ready is not None and ready.status_code == 200, server.stderr
+    with serving(data_dir) as (server, port):
+        ready = readyz(port)
+        assert ready is not None
         assert ready.json()["checks"] == {"database": "ok", "projections": "ok"}
         assert postgres_processes_for(data_dir), "the embedded server should be running"
-    finally:
+
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
-    deadline = time.monotonic() + 10
-    while postgres_processes_for(data_dir) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert postgres_processes_for(data_dir) == []
+        eventually(lambda: not postgres_processes_for(data_dir), 10, "no server left behind")
 
 
 def test_unreachable_database_is_said_plainly_without_a_stack_trace() -> None:

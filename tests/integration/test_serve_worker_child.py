@@ -9,31 +9,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
 import psutil
 import psycopg
 import pytest
-from test_cli import free_port, postgres_processes_for
+from serve_helpers import eventually, postgres_processes_for, readyz, serving
 
 from tequio.database import ConnectionInfo
 from tequio.worker_process import WorkerNotReady, WorkerProcess
 
 T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T | None], seconds: float, what: str) -> T:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"not within {seconds:.0f} s: {what}")
 
 
 def worker_children(server: subprocess.Popen[str]) -> list[psutil.Process]:
@@ -60,13 +47,6 @@ def worker_processes_named(pid: int) -> list[psutil.Process]:
         return []
 
 
-def readyz(port: int) -> httpx.Response | None:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-    except httpx.TransportError:
-        return None
-
-
 def owners(data_dir: Path) -> set[str]:
     """Which processes (":pid") wrote the read models' latest heartbeats, on the
     embedded server the serve under test started in ``data_dir``."""
@@ -75,33 +55,6 @@ def owners(data_dir: Path) -> set[str]:
     with psycopg.connect(host=socket_dir, port=port, user="postgres", dbname="tequio") as conn:
         rows = conn.execute("SELECT owner FROM projections_status").fetchall()
     return {":" + str(owner).rsplit(":", 1)[1] for (owner,) in rows}
-
-
-@contextmanager
-def serving(data_dir: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    port = free_port()
-    full_env = {**os.environ, "TEQUIO_DATA_DIR": str(data_dir), **env}
-    full_env.pop("DATABASE_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tequio.cli", "serve", "--port", str(port)],
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        eventually(
-            lambda: (r := readyz(port)) is not None and r.status_code == 200,
-            60,
-            "the server is ready",
-        )
-        yield server, port
-    finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=30)
-        for stray in postgres_processes_for(data_dir):
-            stray.send_signal(signal.SIGINT)
 
 
 def test_serve_keeps_the_read_models_in_a_child_it_starts_again_and_takes_down_with_it(
