@@ -220,3 +220,14 @@ def test_serve_refuses_a_number_of_server_processes_below_one(
         main(["serve", "--workers", value])
     assert stopped.value.code == 2
     assert "--workers" in capsys.readouterr().err
+
+
+def test_serve_keeps_the_read_models_in_a_worker_process_unless_told_a_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().projections == "process"
+    monkeypatch.setenv("TEQUIO_PROJECTIONS", "thread")
+    assert Settings().projections == "thread"
+    monkeypatch.setenv("TEQUIO_PROJECTIONS", "fork")
+    with pytest.raises(ValidationError, match="TEQUIO_PROJECTIONS"):
+        Settings()
