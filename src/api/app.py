@@ -26,7 +26,7 @@ from api.graphql.schema import build_schema
 from api.language import preferred_language
 from api.limits import install_limits
 from api.metrics import render as render_metrics
-from api.metrics import render_query_cache
+from api.metrics import render_interpreter, render_query_cache
 from api.metrics import render_webhooks as render_webhook_metrics
 from api.query_cache import QueryCache, ReadModelPositions, judge
 from api.runtime import ReadModels, Runtime
@@ -38,7 +38,7 @@ from projections.runtime import ProjectionService
 from projections.runtime import status as projection_status
 from tequio.application import build_application, library_env
 from tequio.database import Database
-from tequio.settings import Settings
+from tequio.settings import Settings, freeze_startup_heap
 from tequio.worker_process import WorkerProcess
 
 log = logging.getLogger("tequio.api")
@@ -68,6 +68,7 @@ def create_app(
     monotonic: Callable[[], float] = time.monotonic,
     webhook_config: WebhookConfig | None = None,
     projections_worker: WorkerProcess | None = None,
+    freeze_heap_when_ready: bool = False,
 ) -> FastAPI:
     """Builds the API. With ``run_projections`` the read models are kept in this process;
     ``tequio serve`` keeps them in a ``tequio worker`` child it watches
@@ -75,7 +76,9 @@ def create_app(
     ``tequio worker`` processes of their own.
     ``monotonic`` paces the rate limit and the OIDC key cache (tests move it by hand).
     ``webhook_config`` (default: from settings) sets the webhook dispatcher's pace and
-    clock; the dispatcher runs here when the projections do."""
+    clock; the dispatcher runs here when the projections do.
+    ``freeze_heap_when_ready`` (the server commands; not tests, which share their
+    process) freezes what start-up made once it is ready (ADR 0022)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -127,6 +130,8 @@ def create_app(
             settings, pool, database.info.url(), config=webhook_config, dispatch=run_projections
         )
         app.state.webhooks = webhooks.store
+        if freeze_heap_when_ready:
+            freeze_startup_heap()
         log.info("Tequio ready on %s", database.info.describe())
         try:
             yield
@@ -241,6 +246,6 @@ def create_app(
         text = render_metrics(statuses) + render_webhook_metrics(counts)
         if runtime.query_cache is not None:
             text += render_query_cache(runtime.query_cache)
-        return text
+        return text + render_interpreter()
 
     return app

@@ -24,4 +24,8 @@ def app() -> FastAPI:
     process run it while the others stand by (so the runners spread over them)."""
     settings = Settings()
     tune_interpreter(settings)
-    return create_app(settings, run_projections=os.environ.get(RUN_PROJECTIONS, "1") != "0")
+    return create_app(
+        settings,
+        run_projections=os.environ.get(RUN_PROJECTIONS, "1") != "0",
+        freeze_heap_when_ready=True,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -133,3 +134,22 @@ def _by_reason(name: str, help_text: str, counts: dict[str, int]) -> list[str]:
             for reason, count in sorted(counts.items())
         ),
     ]
+
+
+def render_interpreter() -> str:
+    """This process's cyclic garbage collector: collections by generation, and the
+    objects frozen out of its reach once the process was ready (ADR 0022)."""
+    lines = [
+        "# HELP tequio_gc_collections_total Garbage collections of this process, by generation.",
+        "# TYPE tequio_gc_collections_total counter",
+    ]
+    for generation, stats in enumerate(gc.get_stats()):
+        count = stats["collections"]
+        lines.append(f'tequio_gc_collections_total{{generation="{generation}"}} {count}')
+    lines += [
+        "# HELP tequio_gc_frozen_objects Objects made at start-up and frozen out of the"
+        " collector's reach.",
+        "# TYPE tequio_gc_frozen_objects gauge",
+        f"tequio_gc_frozen_objects {gc.get_freeze_count()}",
+    ]
+    return "\n".join(lines) + "\n"

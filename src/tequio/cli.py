@@ -54,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     child = not args.no_projections and settings.projections == "process"
     if args.workers == 1 and not child:
         uvicorn.run(
-            create_app(settings, run_projections=threaded),
+            create_app(settings, run_projections=threaded, freeze_heap_when_ready=True),
             host=args.host,
             port=args.port,
             log_level=settings.log_level.lower(),
@@ -93,7 +93,12 @@ def _serve_on_one_database(
         if args.workers == 1:
             found = settings.model_copy(update={"database_url": url})
             uvicorn.run(
-                create_app(found, run_projections=False, projections_worker=worker),
+                create_app(
+                    found,
+                    run_projections=False,
+                    projections_worker=worker,
+                    freeze_heap_when_ready=True,
+                ),
                 host=args.host,
                 port=args.port,
                 log_level=settings.log_level.lower(),

@@ -23,7 +23,7 @@ from projections.registry import PROJECTIONS, select
 from projections.runtime import ProjectionBusy, ProjectionService, rebuild, status
 from tequio.application import library_env
 from tequio.database import Database, DatabaseUnavailable
-from tequio.settings import Settings, tune_interpreter
+from tequio.settings import Settings, freeze_startup_heap, tune_interpreter
 from tequio.worker_process import die_with_parent, parent_gone, tell_ready
 
 BAR_WIDTH = 10
@@ -100,6 +100,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             f"tequio worker: running {', '.join(names)} on {db.info.describe()} (Ctrl-C to stop)",
             file=sys.stderr,
         )
+        freeze_startup_heap()
         tell_ready()
         try:
             # `tequio serve` that started it gone: stop too.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import gc
 import sys
 from base64 import b64decode
 from pathlib import Path
@@ -224,3 +225,18 @@ class Settings(BaseSettings):
 def tune_interpreter(settings: Settings) -> None:
     """Process-wide settings of the interpreter, for the server and worker commands."""
     sys.setswitchinterval(settings.switch_interval_ms / 1000)
+
+
+def freeze_startup_heap() -> None:
+    """Called once a server or worker process is ready (ADR 0022).
+
+    What start-up made (modules, the GraphQL schema, the pools) lives as long as the
+    process; frozen, it is out of the cyclic collector's reach, so a full collection
+    visits only what the requests since made. Each GraphQL request leaves about a
+    hundred objects in reference cycles (graphql-core's execution context, the
+    request's data loaders), which reach the oldest generation under load and set off
+    a full collection every few seconds: over ~140,000 objects, that paused the
+    whole server for 100-300 ms each time.
+    """
+    gc.collect()
+    gc.freeze()

@@ -35,3 +35,13 @@ async def test_metrics_show_each_projection_position_and_lag(api: GraphQLClient)
         assert f'tequio_projection_lag_events{{projection="{name}"}} 0.0' in lines
         assert f'tequio_projection_up{{projection="{name}"}} 1' in lines
     assert "tequio_event_store_head 1.0" in lines
+
+
+async def test_metrics_count_garbage_collections_by_generation(api: GraphQLClient) -> None:
+    lines = (await api.http.get("/metrics")).text.splitlines()
+    for generation in range(3):
+        prefix = f'tequio_gc_collections_total{{generation="{generation}"}} '
+        counted = [line for line in lines if line.startswith(prefix)]
+        assert len(counted) == 1, f"one count for generation {generation}"
+        assert int(counted[0].removeprefix(prefix)) >= 0
+    assert any(line.startswith("tequio_gc_frozen_objects ") for line in lines)

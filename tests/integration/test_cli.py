@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from serve_helpers import eventually, free_port, postgres_processes_for, readyz, serving
 
@@ -39,6 +40,17 @@ def test_serve_is_ready_on_the_embedded_database_and_leaves_no_server_behind(
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
         eventually(lambda: not postgres_processes_for(data_dir), 10, "no server left behind")
+
+
+def test_served_process_freezes_what_start_up_made_once_ready(tmp_path: Path) -> None:
+    # Out of the collector's reach, start-up's objects no longer lengthen the pauses of
+    # the full collections that requests set off (ADR 0022).
+    with serving(tmp_path / "tequio-data") as (_, port):
+        assert readyz(port) is not None
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text.splitlines()
+    frozen = [line for line in metrics if line.startswith("tequio_gc_frozen_objects ")]
+    assert frozen, "the metrics should say how many objects are frozen"
+    assert int(frozen[0].split()[1]) > 10_000, frozen
 
 
 def test_unreachable_database_is_said_plainly_without_a_stack_trace() -> None:
