@@ -184,7 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_positive,
         default=1,
-        help="server processes sharing the port (default 1); each projection runs in one",
+        help=(
+            "server processes sharing the port (default 1); the read models run in one"
+            " worker child (with TEQUIO_PROJECTIONS=thread, spread over these processes)"
+        ),
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import gc
+import logging
 import sys
 from base64 import b64decode
 from pathlib import Path
@@ -50,7 +51,10 @@ class Settings(BaseSettings):
     # Where `tequio serve` keeps the read models: a `tequio worker` child process
     # (ADR 0021), or a thread of the server's own process.
     projections: Literal["process", "thread"] = Field(default="process", alias="TEQUIO_PROJECTIONS")
-    log_level: str = Field(default="INFO", alias="TEQUIO_LOG_LEVEL")
+    # Tequio's own loggers and uvicorn's, in `tequio serve` and `tequio worker`.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", alias="TEQUIO_LOG_LEVEL"
+    )
     # How long a Python thread may hold the GIL while others wait (Python's default
     # is 5 ms). Tequio's threads mostly wait on PostgreSQL; short turns let one come
     # back from its wait sooner (ADR 0015, docs/performance.md).
@@ -119,6 +123,11 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=8, alias="TEQUIO_WEBHOOK_CONCURRENCY", ge=1, le=64)
     # A failing delivery is retried for at least this long before it is dead-lettered.
     webhook_retry_hours: int = Field(default=24, alias="TEQUIO_WEBHOOK_RETRY_HOURS", ge=24, le=168)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("time_zone")
     @classmethod
@@ -223,8 +232,10 @@ class Settings(BaseSettings):
 
 
 def tune_interpreter(settings: Settings) -> None:
-    """Process-wide settings of the interpreter, for the server and worker commands."""
+    """Process-wide settings of the interpreter (GIL turns, log level), for the server
+    and worker commands."""
     sys.setswitchinterval(settings.switch_interval_ms / 1000)
+    logging.getLogger().setLevel(settings.log_level)
 
 
 def freeze_startup_heap() -> None:

@@ -148,3 +148,18 @@ async def test_query_count_does_not_grow_with_the_page_size(world: World, busy_b
     assert (len(ten), len(fifty)) == (10, 50)
     assert queries_for_10 <= MAX_QUERIES
     assert queries_for_50 <= queries_for_10, (queries_for_10, queries_for_50)
+
+
+async def test_a_null_page_size_is_the_default_page_of_50(world: World, busy_board: int) -> None:
+    # The contract's `first: Int = 50`: a client that passes null gets the default.
+    data = await world.api.run(
+        "query($first: Int) { commitments(first: $first) { totalCount"
+        " pageInfo { hasNextPage } edges { node { id } } } }",
+        {"first": None},
+    )
+    page = data["commitments"]
+    assert (len(page["edges"]), page["totalCount"], page["pageInfo"]["hasNextPage"]) == (
+        50,
+        busy_board,
+        True,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import sys
 
@@ -231,3 +232,36 @@ def test_serve_keeps_the_read_models_in_a_worker_process_unless_told_a_thread(
     monkeypatch.setenv("TEQUIO_PROJECTIONS", "fork")
     with pytest.raises(ValidationError, match="TEQUIO_PROJECTIONS"):
         Settings()
+
+
+def test_the_log_level_is_read_in_any_case_and_a_bad_one_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEQUIO_LOG_LEVEL", "warning")
+    assert Settings().log_level == "WARNING"
+    monkeypatch.setenv("TEQUIO_LOG_LEVEL", "verbose")
+    with pytest.raises(ValidationError, match="TEQUIO_LOG_LEVEL"):
+        Settings()
+
+
+def test_the_log_level_applies_to_tequios_own_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = logging.getLogger()
+    before = (root.level, sys.getswitchinterval())
+    try:
+        monkeypatch.setenv("TEQUIO_LOG_LEVEL", "ERROR")
+        tune_interpreter(Settings())
+        assert not logging.getLogger("tequio.projections").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("tequio.projections").isEnabledFor(logging.ERROR)
+    finally:
+        root.setLevel(before[0])
+        sys.setswitchinterval(before[1])
+
+
+def test_the_demo_says_a_bad_setting_plainly_with_exit_code_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TEQUIO_LOCK_TIMEOUT", "0")
+    assert main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tequio: bad configuration: TEQUIO_LOCK_TIMEOUT: ")
+    assert "pydantic" not in err and "validation error" not in err

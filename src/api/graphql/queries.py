@@ -34,11 +34,15 @@ from api.graphql.types import (
 )
 
 MAX_PAGE = 500
+DEFAULT_PAGE = 50
 DUE_SOON_DAYS = 3
 AGENDA_DAYS = 7
 
 
-def _page_size(first: int) -> int:
+def _page_size(first: int | None) -> int:
+    """``first`` as the contract has it (``Int = 50``): null is the default page."""
+    if first is None:
+        return DEFAULT_PAGE
     if not 0 <= first <= MAX_PAGE:
         raise ApiError("BAD_USER_INPUT", "page_too_large", max=MAX_PAGE, first=first)
     return first
@@ -102,7 +106,7 @@ class Query:
         self,
         info: Info,
         filter: CaseFilter | None = None,
-        first: int = 50,
+        first: int | None = DEFAULT_PAGE,
         after: str | None = None,
     ) -> CaseConnection:
         f = filter or CaseFilter()
@@ -136,7 +140,7 @@ class Query:
         self,
         info: Info,
         filter: CommitmentFilter | None = None,
-        first: int = 50,
+        first: int | None = DEFAULT_PAGE,
         after: str | None = None,
     ) -> CommitmentConnection:
         f = filter or CommitmentFilter()
