@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=8, alias="TEQUIO_WEBHOOK_CONCURRENCY", ge=1, le=64)
     # A failing delivery is retried for at least this long before it is dead-lettered.
     webhook_retry_hours: int = Field(default=24, alias="TEQUIO_WEBHOOK_RETRY_HOURS", ge=24, le=168)
+    # Delivered deliveries are deleted from the log after this many days.
+    webhook_keep_days: int = Field(default=30, alias="TEQUIO_WEBHOOK_KEEP_DAYS", ge=1, le=3650)
 
     @field_validator("log_level", mode="before")
     @classmethod

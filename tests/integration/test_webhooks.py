@@ -556,3 +556,45 @@ async def test_a_worker_runs_the_dispatcher_on_its_own_thread(
     (request,) = receiver.accepted
     assert Webhook(secret).verify(request.content, dict(request.headers))["id"] == "agency/dif/1"
     assert [d["status"] for d in await deliveries(pool)] == ["DELIVERED"]
+
+
+# -- retention ----------------------------------------------------------------------------
+
+
+async def test_delivered_deliveries_are_deleted_after_the_retention_and_never_sent_again(
+    app: TequioApplication,
+    ctx: CommandContext,
+    pool: asyncpg.Pool,
+    store: WebhookStore,
+    feed: ProjectionService,
+    services: Callable[..., Any],
+    now: FixedClock,
+) -> None:
+    await subscribe(store, ["mx.tequio.agency.added.v1"])
+    app.add_agency(ctx, agency_id="dif", name="DIF", level=GovernmentLevel.STATE)
+    app.add_agency(ctx, agency_id="ine", name="INE", level=GovernmentLevel.FEDERAL)
+    await caught_up(app, feed)
+    # The INE's receiver never answers well: its delivery ends dead-lettered.
+    receiver = Receiver(lambda r: 500 if r.headers["webhook-id"].startswith("agency/ine") else 204)
+    service = await services(receiver, keep=timedelta(days=30))
+    await service.run_once()
+
+    def log(rows: list[dict[str, Any]]) -> dict[str, str]:
+        return {r["event_id"]: r["status"] for r in rows}
+
+    assert log(await deliveries(pool)) == {"agency/dif/1": "DELIVERED", "agency/ine/1": "RETRYING"}
+
+    now.advance(timedelta(days=31))
+    app.add_agency(ctx, agency_id="sat", name="SAT", level=GovernmentLevel.FEDERAL)
+    await caught_up(app, feed)
+    await service.run_once()
+    assert log(await deliveries(pool)) == {
+        "agency/ine/1": "DEAD_LETTERED",  # waits for an admin, however old
+        "agency/sat/1": "DELIVERED",  # delivered within the retention
+    }
+
+    now.advance(timedelta(days=31))
+    await service.run_once()
+    assert log(await deliveries(pool)) == {"agency/ine/1": "DEAD_LETTERED"}
+    # Deleting a delivered row never sends its event again.
+    assert receiver.ids() == ["agency/dif/1", "agency/sat/1"]

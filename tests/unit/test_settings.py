@@ -6,10 +6,12 @@ import base64
 import logging
 import os
 import sys
+from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
 
+from integrations.webhooks.config import WebhookConfig
 from tequio.cli import main
 from tequio.settings import DEVELOPMENT_SECRET, Settings, tune_interpreter
 
@@ -153,6 +155,13 @@ def test_limits_have_safe_defaults_and_bounds() -> None:
     assert settings.rate_limit_per_minute == 600
     assert "TEQUIO_RATE_LIMIT_PER_MINUTE" in refusal(TEQUIO_RATE_LIMIT_PER_MINUTE="-1")
     assert "TEQUIO_MAX_BODY_BYTES" in refusal(TEQUIO_MAX_BODY_BYTES="10")
+
+
+def test_the_webhook_log_keeps_delivered_rows_a_month_unless_set_within_bounds() -> None:
+    assert Settings().webhook_keep_days == 30
+    assert WebhookConfig.from_settings(Settings()).keep == timedelta(days=30)
+    for bad in ("0", "-1", "3651", "forever"):
+        assert "TEQUIO_WEBHOOK_KEEP_DAYS" in refusal(TEQUIO_WEBHOOK_KEEP_DAYS=bad)
 
 
 # -- the command line -------------------------------------------------------------------------

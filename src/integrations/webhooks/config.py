@@ -27,6 +27,9 @@ class WebhookConfig:
     # take it over (this one died mid-send), so it must outlast the HTTP timeouts.
     lease: timedelta = timedelta(seconds=60)
     backoff: Backoff = field(default_factory=Backoff)
+    # Delivered deliveries older than this are deleted, looked for this often.
+    keep: timedelta = timedelta(days=30)
+    prune_every: timedelta = timedelta(hours=1)
     # Decides when deliveries are due and stamps the log; the signature's timestamp too.
     clock: Clock = field(default_factory=SystemClock)
     production: bool = False
@@ -44,6 +47,7 @@ class WebhookConfig:
             read_timeout=settings.webhook_read_timeout,
             concurrency=settings.webhook_concurrency,
             backoff=Backoff(window=timedelta(hours=settings.webhook_retry_hours)),
+            keep=timedelta(days=settings.webhook_keep_days),
             production=settings.environment == "production",
         )
         return replace(config, **overrides) if overrides else config

@@ -35,6 +35,7 @@ import httpx
 
 from integrations.webhooks import outbox
 from integrations.webhooks.config import WebhookConfig
+from integrations.webhooks.retention import prune_delivered
 from integrations.webhooks.secrets import SecretBox
 from integrations.webhooks.signing import headers
 from integrations.webhooks.tables import DELIVERIES, OPEN_SQL, SUBSCRIPTIONS, create_tables
@@ -232,6 +233,7 @@ class WebhookService:
         self._wake = asyncio.Event()
         self._stopping = False
         self._failing = False
+        self._pruned_at: datetime | None = None
 
     async def start(self, *, loop: bool = True) -> None:
         """Opens the pool and the tables; with ``loop``, keeps working until stopped
@@ -285,11 +287,26 @@ class WebhookService:
                 if seen < self.config.batch:
                     return offered
 
+    async def prune(self) -> int:
+        """Deletes the delivered deliveries past the retention, at most once every
+        ``prune_every`` (every process may do it: a second one finds nothing)."""
+        assert self._pool is not None
+        now = self.config.clock.now()
+        if self._pruned_at is not None and now - self._pruned_at < self.config.prune_every:
+            return 0
+        async with self._pool.acquire() as conn:
+            removed = await prune_delivered(conn, now - self.config.keep)
+        self._pruned_at = now
+        if removed:
+            log.info("webhooks: %s delivered deliveries past the retention deleted", removed)
+        return removed
+
     async def run_once(self) -> int:
         """One outbox pump, then every due delivery sent and recorded before returning
         (for tests and tools; the loop does not wait for a batch to finish)."""
         assert self.dispatcher is not None
         await self.pump()
+        await self.prune()
         sent = 0
         while True:
             claimed = await self.dispatcher.claim(self.config.concurrency)
@@ -318,6 +335,7 @@ class WebhookService:
     async def _tick(self) -> None:
         assert self.dispatcher is not None
         await self.pump()
+        await self.prune()
         free = self.config.concurrency - len(self._inflight)
         for delivery in await self.dispatcher.claim(free):
             task = asyncio.create_task(self.dispatcher.deliver(delivery))

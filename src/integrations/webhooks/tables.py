@@ -65,6 +65,9 @@ DDL = (
     f"CREATE INDEX IF NOT EXISTS {DELIVERIES}_log_idx ON {DELIVERIES} (subscription_id, id)",
     f"CREATE INDEX IF NOT EXISTS {DELIVERIES}_dead_idx ON {DELIVERIES} (subscription_id)"
     " WHERE status = 'DEAD_LETTERED'",
+    # What the retention deletes (integrations.webhooks.retention).
+    f"CREATE INDEX IF NOT EXISTS {DELIVERIES}_delivered_idx ON {DELIVERIES} (delivered_at)"
+    " WHERE status = 'DELIVERED'",
     f"CREATE TABLE IF NOT EXISTS {CURSOR} ("
     " name text PRIMARY KEY, position bigint NOT NULL, updated_at timestamptz NOT NULL)",
     # Idempotency-Key of the admin mutations: the key's first request and its result.
