@@ -19,6 +19,8 @@ query($case: ID!, $patrols: ID!) {
   board: commitments(filter: {caseId: $case}) { totalCount edges { node { id description } } }
   everything: commitments(first: 500) { totalCount edges { node { id } } }
   atCabinet: commitments(filter: {tableId: "gabinete-teotongo"}) { totalCount }
+  casesAtCabinet: cases(filter: {tableId: "gabinete-teotongo"}) {
+    totalCount edges { node { id } } }
   patrols: commitment(id: $patrols) { id description table { id kind } }
   case(id: $case) { commitments { id } tables { id } }
   cabinet: table(id: "gabinete-teotongo") { id }
@@ -85,6 +87,7 @@ async def test_public_finds_no_trace_of_a_cabinet_commitment(
     assert dark_street["patrols"] not in {e["node"]["id"] for e in data["everything"]["edges"]}
     assert data["everything"]["totalCount"] == len(data["everything"]["edges"])
     assert data["atCabinet"]["totalCount"] == 0
+    assert data["casesAtCabinet"] == {"totalCount": 0, "edges": []}
     assert data["patrols"] is None
     assert [c["id"] for c in data["case"]["commitments"]] == [dark_street["lamps"]]
     assert [t["id"] for t in data["case"]["tables"]] == [LIGHTING_TABLE]
@@ -102,6 +105,7 @@ async def test_cabinet_member_and_cabinet_wide_staff_see_the_cabinet_commitment(
         assert data["board"]["totalCount"] == 2
         assert dark_street["patrols"] in {e["node"]["id"] for e in data["everything"]["edges"]}
         assert data["atCabinet"]["totalCount"] == 1
+        assert dark_street["case"] in {e["node"]["id"] for e in data["casesAtCabinet"]["edges"]}
         assert data["patrols"] == {
             "id": dark_street["patrols"],
             "description": PATROLS,
@@ -128,6 +132,7 @@ async def test_member_of_another_cabinet_neither_sees_it_nor_reads_this_briefing
 ) -> None:
     data = (await reads(world, dark_street, world.other_cabinet_member))["data"]
     assert data["patrols"] is None
+    assert data["casesAtCabinet"] == {"totalCount": 0, "edges": []}
     assert data["board"]["totalCount"] == 1
     assert ssc_made(data) == 0
 

@@ -69,6 +69,12 @@ async def _visible_table(info: Info, table_id: str) -> dict[str, Any] | None:
     return row
 
 
+async def _hidden_table(info: Info, table_id: str) -> bool:
+    """A table that exists and that the caller may not see (another's cabinet)."""
+    row = await info.context.tables.load(table_id)
+    return row is not None and not policy.may_see_table(info.context.caller, row["kind"], row["id"])
+
+
 @strawberry.type
 class Query:
     @strawberry.field
@@ -110,13 +116,20 @@ class Query:
         after: str | None = None,
     ) -> CaseConnection:
         f = filter or CaseFilter()
+        table_id = _id(f.table_id)
+        if table_id is not None and await _hidden_table(info, table_id):
+            # A cabinet the caller may not see: its cases are not listed by it, as
+            # for a table that does not exist (no hint that it does).
+            return CaseConnection(
+                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0
+            )
         try:
             page = await info.context.runtime.queries.cases.list_cases(
                 info.context.municipality,
                 territory_id=_id(f.territory_id),
                 theme=_enum(f.theme),
                 status=_enum(f.status),
-                table_id=_id(f.table_id),
+                table_id=table_id,
                 search=_id(f.search),
                 first=_page_size(first),
                 after=after,
