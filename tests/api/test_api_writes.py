@@ -210,3 +210,29 @@ async def test_each_mutation_result_shows_the_new_version_and_values(world: Worl
         "ProgressReported",
         "Rescheduled",
     ]
+
+
+REASSIGN = """
+mutation($id: ID!, $v: Int!) {
+  reassignCommitment(commitmentId: $id, expectedVersion: $v, responsibleAgencyId: "obras",
+    postId: "direccion-obras", reason: "Es obra civil, no alumbrado") {
+    responsible { id } accountable { name } accountableWhenMade { name } version } }
+"""
+
+
+async def test_reassigning_keeps_who_was_accountable_when_the_commitment_was_made(
+    world: World,
+) -> None:
+    case = await world.raise_case("Poste caído en Calle Xóchitl")
+    made = await world.commit(case["id"], "Retirar el poste", post="jefatura-alumbrado")
+    assert made["accountableWhenMade"]["name"] == "Jorge Sánchez"
+    reassigned = (
+        await world.api.run(
+            REASSIGN, {"id": made["id"], "v": made["version"]}, token=world.secretary
+        )
+    )["reassignCommitment"]
+    assert reassigned["responsible"] == {"id": "obras"}
+    assert reassigned["accountable"] == {"name": "Elena Cruz"}
+    assert reassigned["accountableWhenMade"] == {"name": "Jorge Sánchez"}
+    again = await world.commitment(made["id"])
+    assert again["accountableWhenMade"] == {"name": "Jorge Sánchez"}

@@ -100,10 +100,8 @@ MAKE = (
 )
 PROGRESS = _set("progress = %(progress)s, status = 'IN_PROGRESS'")
 RESCHEDULE = _set("due_on = %(due_on)s, reschedules = reschedules + 1")
-REASSIGN = _set(
-    "responsible_agency_id = %(agency)s, post_id = %(post_id)s,"
-    " accountable_when_made_id = %(accountable)s"
-)
+# Who was accountable when the commitment was made stays; `accountable` follows the post.
+REASSIGN = _set("responsible_agency_id = %(agency)s, post_id = %(post_id)s")
 FULFIL = _set(
     "status = 'FULFILLED', progress_before_fulfilment = progress, progress = 100,"
     " fulfilled_at = %(at)s, fulfilled_on = %(fulfilled_on)s, evidence = %(evidence)s"
@@ -219,7 +217,6 @@ class CommitmentsProjection(TequioProjection[CommitmentsView]):
             REASSIGN,
             agency=e.responsible_agency_id,
             post_id=e.post_id,
-            accountable=e.accountable_official_id,
         )
 
     @process_event.register(FULFILMENT_REPORTED)
