@@ -603,7 +603,11 @@ class TequioApplication(Application[UUID]):
             case = self._load(Case, ctx, case_id)
             self._load(Agency, ctx, responsible_agency_id)
             if table_id is not None:
-                self._load(Table, ctx, table_id)
+                table = self._load(Table, ctx, table_id)
+                if session_id is not None:
+                    table.require_session(session_id)
+            elif session_id is not None:
+                raise BadInputError("session_needs_table", session_id=session_id)
             if assembly_id is not None:
                 self._load(Assembly, ctx, assembly_id)
             accountable = None

@@ -68,6 +68,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The commitment already has that responsible party and post.",
         "es": "El acuerdo ya tiene esa área responsable y ese cargo.",
     },
+    "session_not_of_table": {
+        "en": "Table '{table_id}' held no session with id '{session_id}'.",
+        "es": "La mesa '{table_id}' no ha sesionado con el identificador '{session_id}'.",
+    },
+    "session_needs_table": {
+        "en": "A session ('{session_id}') is named only with the table that held it (tableId).",
+        "es": "Una sesión ('{session_id}') se indica solo junto con la mesa que la "
+        "celebró (tableId).",
+    },
     "post_not_of_agency": {
         "en": "The post '{post_id}' belongs to agency '{post_agency}', not to '{agency_id}'.",
         "es": "El cargo '{post_id}' pertenece al área '{post_agency}', no a '{agency_id}'.",

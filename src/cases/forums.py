@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from eventsourcing.domain import event
 
@@ -41,9 +42,12 @@ class Assembly(TequioAggregate):
 
 
 class Table(TequioAggregate):
-    """A working table, technical table or security cabinet, with its member agencies."""
+    """A working table, technical table or security cabinet, with its member agencies
+    and the sessions it has held (a commitment names one of them)."""
 
     KIND = "table"
+    # v2: knows the ids of its sessions.
+    class_version = 2
 
     @classmethod
     def create(cls, *, member_agency_ids: list[str], **kwargs: object) -> Table:
@@ -67,6 +71,13 @@ class Table(TequioAggregate):
         self.public_id = public_id
         self.kind = kind
         self.member_agency_ids = member_agency_ids
+        self.session_ids: list[str] | None = []
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # A snapshot taken before v2 does not list the sessions held until then: such a
+        # table takes any session id (None), rather than refuse one it did hold.
+        state.setdefault("session_ids", None)
 
     @property
     def is_security_cabinet(self) -> bool:
@@ -76,6 +87,13 @@ class Table(TequioAggregate):
         if not member_agency_ids:
             raise RuleViolation("table_needs_members")
         self._members_changed(member_agency_ids=sorted(set(member_agency_ids)), actor=actor)
+
+    def require_session(self, session_id: str) -> None:
+        """A commitment agreed "at a session" of this table names one it held."""
+        if self.session_ids is not None and session_id not in self.session_ids:
+            raise BadInputError(
+                "session_not_of_table", session_id=session_id, table_id=self.public_id
+            )
 
     def hold_session(
         self,
@@ -108,4 +126,5 @@ class Table(TequioAggregate):
         minutes: str | None,
         actor: str,
     ) -> None:
-        pass
+        if self.session_ids is not None:
+            self.session_ids.append(session_id)

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from graphql_client import GraphQLClient
-from world import RAISE, World, module_world
+from world import CABINET, LIGHTING_TABLE, MAKE, RAISE, World, module_world
 
 from api.auth import mint_token
 from projections.pages import encode_cursor
@@ -438,3 +438,56 @@ async def test_odd_input_never_shows_stack_traces_or_sql(world: World) -> None:
         assert_no_leak(body)
         codes = {e["extensions"]["code"] for e in body.get("errors") or []}
         assert "INTERNAL_SERVER_ERROR" not in codes, body
+
+
+# -- references ---------------------------------------------------------------------------
+
+HOLD_SESSION = """
+mutation($table: ID!) { holdSession(input: {tableId: $table, heldOn: "2026-11-16",
+  attendingAgencyIds: ["servicios-urbanos"]}) { id } }
+"""
+
+
+async def test_a_commitment_names_only_a_session_its_table_held(world: World) -> None:
+    api = world.api
+    case = await world.raise_case("Luminarias apagadas en Calle Reforma")
+    lighting = (await api.run(HOLD_SESSION, {"table": LIGHTING_TABLE}, token=world.secretary))[
+        "holdSession"
+    ]["id"]
+    cabinet = (await api.run(HOLD_SESSION, {"table": CABINET}, token=world.secretary))[
+        "holdSession"
+    ]["id"]
+
+    def made(session: str, table: str | None = LIGHTING_TABLE) -> dict[str, Any]:
+        payload = {
+            "caseId": case["id"],
+            "responsibleAgencyId": "servicios-urbanos",
+            "description": "Reponer luminarias",
+            "dueOn": "2026-11-30",
+            "sessionId": session,
+        }
+        return {"input": payload | ({"tableId": table} if table else {})}
+
+    for session in ("nope", cabinet):  # unknown, or another table's (a cabinet's)
+        error = await refusal(
+            api, MAKE, made(session), code="BAD_USER_INPUT", token=world.secretary
+        )
+        assert error["message"] == f"Table '{LIGHTING_TABLE}' held no session with id '{session}'."
+    error = await refusal(
+        api,
+        MAKE,
+        made(lighting, table=None),
+        code="BAD_USER_INPUT",
+        token=world.secretary,
+        language="es-MX",
+    )
+    assert error["message"].startswith(f"Una sesión ('{lighting}') se indica solo junto con")
+    # Nothing was made by the refusals; the table's own session is taken.
+    commitments = await api.run(
+        "query($id: ID!) { case(id: $id) { commitments { id } } }",
+        {"id": case["id"]},
+        token=world.secretary,
+    )
+    assert commitments["case"]["commitments"] == []
+    ok = (await api.run(MAKE, made(lighting), token=world.secretary))["makeCommitment"]
+    assert ok["table"] == {"id": LIGHTING_TABLE, "kind": "WORKING_TABLE"}

@@ -221,6 +221,40 @@ def test_session_records_attending_agencies_once_each() -> None:
     assert held.held_on == date(2026, 11, 17)  # type: ignore[attr-defined]
 
 
+def test_a_commitment_may_name_only_a_session_the_table_held() -> None:
+    table = new_table(["obras"])
+    table.hold_session(
+        session_id="s1",
+        held_on=date(2026, 11, 17),
+        attending_agency_ids=[],
+        minutes=None,
+        actor=ACTOR,
+    )
+    table.require_session("s1")
+    with pytest.raises(BadInputError) as info:
+        table.require_session("s2")
+    assert info.value.key == "session_not_of_table"
+    assert info.value.params == {"session_id": "s2", "table_id": "alumbrado"}
+
+
+def test_a_table_snapshot_from_before_sessions_were_listed_takes_any_session() -> None:
+    # v1 snapshots do not list the sessions held until then: none is refused for it.
+    state = {"member_agency_ids": ["obras"], "kind": TableKind.WORKING_TABLE}
+    Table.upcast_v1_v2(state)
+    assert state["session_ids"] is None
+    table = new_table(["obras"])
+    table.session_ids = None
+    table.require_session("held-before-the-snapshot")
+    table.hold_session(
+        session_id="s9",
+        held_on=date(2026, 11, 17),
+        attending_agency_ids=[],
+        minutes=None,
+        actor=ACTOR,
+    )
+    table.require_session("s9")
+
+
 # -- assemblies ---------------------------------------------------------------------------------
 
 

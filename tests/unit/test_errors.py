@@ -43,6 +43,8 @@ PARAMS: dict[str, dict[str, object]] = {
     "progress_out_of_range": {"progress": 101},
     "same_responsible": {},
     "post_not_of_agency": {"post_id": "p", "post_agency": "obras", "agency_id": "ssc"},
+    "session_not_of_table": {"session_id": "s-1", "table_id": "mesa-alumbrado"},
+    "session_needs_table": {"session_id": "s-1"},
     "case_not_committable": {"status": "CLOSED"},
     "case_transition": {"status": "MERGED", "action": "triaged"},
     "case_not_triaged": {},
