@@ -100,6 +100,53 @@ async def test_reusing_a_key_for_a_different_request_is_conflict(world: World) -
     assert await position(world) == events_before
 
 
+async def test_a_key_used_for_one_mutation_is_refused_for_another(world: World) -> None:
+    api = world.api
+    await api.run(
+        'mutation { addAgency(name: "Dirección de Mercados", level: MUNICIPAL) { id } }',
+        token=world.coordinator,
+        idempotency_key="minuta-mercados",
+    )
+    cases_before = await case_count(world)
+    events_before = await position(world)
+    response = await api.post(
+        RAISE,
+        raise_input("Puestos sobre la banqueta"),
+        token=world.coordinator,
+        idempotency_key="minuta-mercados",
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert "minuta-mercados" in error["message"]
+    assert await case_count(world) == cases_before
+    assert await position(world) == events_before
+
+
+TWO_CASES = """
+mutation($a: RaiseCaseInput!, $b: RaiseCaseInput!) {
+  first: raiseCase(input: $a) { id } second: raiseCase(input: $b) { id } }
+"""
+
+
+async def test_a_retried_request_of_two_mutations_replays_both(world: World) -> None:
+    variables = {
+        "a": raise_input("Fuga en Calle Allende")["input"],
+        "b": raise_input("Fuga en Calle Morelos")["input"],
+    }
+    cases_before = await case_count(world)
+    first = await world.api.run(
+        TWO_CASES, variables, token=world.coordinator, idempotency_key="asamblea-fugas"
+    )
+    assert first["first"]["id"] != first["second"]["id"]
+    retry = await world.api.post(
+        TWO_CASES, variables, token=world.coordinator, idempotency_key="asamblea-fugas"
+    )
+    body = retry.json()
+    assert body["data"] == first
+    assert body["extensions"]["idempotentReplays"] == ["first", "second"]
+    assert await case_count(world) == cases_before + 2
+
+
 async def test_retried_commitment_is_made_once(world: World) -> None:
     case = await world.raise_case("Pintar el puente peatonal")
     first = await world.commit(case["id"], "Pintar el puente", idempotency_key="minuta-42")

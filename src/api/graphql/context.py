@@ -129,11 +129,17 @@ class TequioContext(BaseContext):
         self,
         mutation: str,
         path_key: str,
+        position: int,
         command: Callable[[TequioApplication, CommandContext], CommandResult],
     ) -> CommandResult:
-        """Authorises, runs the command off the event loop, then waits to read its write."""
+        """Authorises, runs the command off the event loop, then waits to read its write.
+
+        ``position`` is the field's place among the request's mutations: the first
+        uses the Idempotency-Key as sent, the n-th ``<key>#<n>`` (ADR 0003)."""
         policy.require_mutation(self.caller, mutation)
-        key = f"{self.idempotency_key}#{path_key}" if self.idempotency_key else None
+        key = self.idempotency_key
+        if key and position:
+            key = f"{key}#{position}"
         command_context = self.command_context(key)
         application = self.runtime.application
 
