@@ -13,6 +13,7 @@ import asyncpg
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 
 from api import open311
@@ -193,6 +194,13 @@ def create_app(
         ),
         prefix="/graphql",
     )
+
+    @app.api_route(
+        "/graphql", methods=["DELETE", "OPTIONS", "PATCH", "PUT"], include_in_schema=False
+    )
+    async def graphql_other_method() -> None:
+        # Without it, Starlette answers with the first route's `Allow: GET` alone.
+        raise StarletteHTTPException(405, headers={"Allow": "GET, POST"})
 
     app.include_router(feed_router)
     app.include_router(open311.router, prefix=open311.PREFIX)

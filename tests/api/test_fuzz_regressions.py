@@ -45,10 +45,16 @@ async def test_unknown_method_is_a_typed_refusal_naming_the_allowed_ones(
     assert body["title"] == "TRACE no se admite en '/events'; admite GET."
 
 
-async def test_unknown_method_on_graphql_is_a_graphql_error(api: GraphQLClient) -> None:
-    response = await api.http.put("/graphql")
-    assert response.status_code == 405
-    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+async def test_unknown_method_on_graphql_is_a_graphql_error_naming_get_and_post(
+    api: GraphQLClient,
+) -> None:
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = await api.http.request(method, "/graphql")
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET, POST"
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert error["message"].endswith("it takes GET, POST."), error
 
 
 async def test_open311_unknown_method_is_its_error_document_with_both_methods(
