@@ -168,6 +168,7 @@ def create_app(
             caller=caller,
             language=language,
             idempotency_key=request.headers.get("idempotency-key"),
+            gatekeeper=gate,
         )
 
     @app.exception_handler(AuthenticationFailed)

@@ -81,3 +81,93 @@ def test_board_subscriber_receives_progress_on_a_commitment(
                 "status": "IN_PROGRESS",
             }
             ws.send_json({"id": "board", "type": "complete"})
+
+
+CABINET_COMMITMENT_SETUP = [
+    'mutation { addTerritory(id: "t1", name: "Avisadero", kind: "colonia") { id } }',
+    'mutation { addAgency(id: "ssc", name: "Seguridad", level: STATE) { id } }',
+    'mutation { addAgency(id: "obras", name: "Obras", level: MUNICIPAL) { id } }',
+    'mutation { createTable(input: {id: "gabinete", name: "Gabinete",'
+    ' kind: SECURITY_CABINET, memberAgencyIds: ["ssc"]}) { id } }',
+]
+
+
+def cabinet_and_public_commitments(client: TestClient, admin: str) -> list[dict[str, Any]]:
+    for mutation in CABINET_COMMITMENT_SETUP:
+        run(client, admin, mutation)
+    case = run(
+        client,
+        admin,
+        'mutation { raiseCase(input: {territoryId: "t1", theme: SAFETY,'
+        ' title: "Asaltos", description: "En la parada"}) { id } }',
+    )["raiseCase"]
+    return [
+        run(
+            client,
+            admin,
+            "mutation($c: ID!, $a: ID!, $t: ID) { makeCommitment(input: {caseId: $c,"
+            ' responsibleAgencyId: $a, tableId: $t, description: "Atender",'
+            ' dueOn: "2026-11-30"}) { id version } }',
+            {"c": case["id"], "a": agency, "t": table},
+        )["makeCommitment"]
+        for agency, table in (("ssc", "gabinete"), ("obras", None))
+    ]
+
+
+def test_a_token_in_connection_init_is_who_subscribes(
+    settings: Settings, clock: FixedClock
+) -> None:
+    # A browser cannot put headers on a WebSocket: GraphiQL sends the token in the
+    # connection_init payload, and a cabinet's commitment reaches its member that way.
+    secret = settings.secret.get_secret_value()
+    admin = mint_token(secret, subject="admin", roles=["admin"], municipality=settings.municipality)
+    member = mint_token(
+        secret,
+        subject="jefe.sector",
+        roles=["cabinet_member"],
+        municipality=settings.municipality,
+        table_ids=["gabinete"],
+    )
+    with TestClient(create_app(settings, clock=clock)) as client:
+        cabinet, public = cabinet_and_public_commitments(client, admin)
+        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            ws.send_json(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {member}"}}
+            )
+            assert ws.receive_json()["type"] == "connection_ack"
+            ws.send_json(
+                {
+                    "id": "gabinete",
+                    "type": "subscribe",
+                    "payload": {"query": "subscription { commitmentChanged { id progress } }"},
+                }
+            )
+            for made in (cabinet, public):  # as the public, only the second would come
+                run(
+                    client,
+                    admin,
+                    "mutation($id: ID!, $v: Int!) { reportProgress(commitmentId: $id,"
+                    ' expectedVersion: $v, progress: 30, note: "Avance") { version } }',
+                    {"id": made["id"], "v": made["version"]},
+                )
+            for expected in (cabinet, public):  # one at a time: a wrong first never waits
+                message = ws.receive_json()
+                assert message["payload"]["data"]["commitmentChanged"]["id"] == expected["id"]
+            ws.send_json({"id": "gabinete", "type": "complete"})
+
+
+def test_a_refused_token_in_connection_init_closes_the_connection(
+    settings: Settings, clock: FixedClock
+) -> None:
+    with TestClient(create_app(settings, clock=clock)) as client:
+        for authorization in ("Bearer not-a-token", "Basic YWRtaW46YWRtaW4="):
+            with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+                ws.send_json(
+                    {
+                        "type": "connection_init",
+                        "payload": {"headers": {"Authorization": authorization}},
+                    }
+                )
+                closed = ws.receive()
+                assert closed["type"] == "websocket.close", closed
+                assert closed["code"] == 4403

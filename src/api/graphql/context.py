@@ -16,6 +16,7 @@ from strawberry.fastapi import BaseContext
 from api import policy
 from api.auth import Caller
 from api.availability import COMMAND_GRACE, unavailable
+from api.callers import Gatekeeper
 from api.errors import ApiError
 from api.runtime import Runtime
 from cases.application import CommandContext, CommandResult, TequioApplication
@@ -31,10 +32,16 @@ def _by_id(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[dict[str
 
 class TequioContext(BaseContext):
     def __init__(
-        self, runtime: Runtime, caller: Caller, language: str, idempotency_key: str | None
+        self,
+        runtime: Runtime,
+        caller: Caller,
+        language: str,
+        idempotency_key: str | None,
+        gatekeeper: Gatekeeper | None = None,
     ) -> None:
         super().__init__()
         self.runtime = runtime
+        self.gatekeeper = gatekeeper
         self.caller = caller
         self.language = language
         self.idempotency_key = idempotency_key
@@ -42,6 +49,15 @@ class TequioContext(BaseContext):
         self.today: date = today(runtime.clock, runtime.settings.zone)
         self.cabinet_scope = policy.cabinet_scope(caller)
         self.response_extensions: dict[str, Any] = {}
+
+    def act_as(self, caller: Caller) -> None:
+        """Another caller for this context (a WebSocket's ``connection_init`` token):
+        what was loaded for the first one is forgotten."""
+        self.caller = caller
+        self.cabinet_scope = policy.cabinet_scope(caller)
+        for name, attribute in vars(type(self)).items():
+            if isinstance(attribute, cached_property):
+                self.__dict__.pop(name, None)
 
     # The DataLoaders are made when a resolver first asks for one: most requests need
     # a few of them, and an answer from the response cache needs none.

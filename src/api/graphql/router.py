@@ -28,17 +28,57 @@ from cross_web import HTTPException
 from fastapi.responses import Response
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.requests import Request
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET
 
+from api.callers import AuthenticationFailed
 from api.errors import ApiError
+from api.graphql.context import TequioContext
 from api.limits import error_response
 from api.query_cache import BYPASS, HEADER, HIT, MISS, Positions, QueryCache, cacheable_answer
 
 SUBSCRIPTION_OVER_HTTP = "subscriptions are not allowed"
 
 
+def connection_authorization(params: object) -> str | None:
+    """The ``Authorization`` value of a ``connection_init`` payload, if it has one."""
+    if not isinstance(params, dict):
+        return None
+    for where in (params, params.get("headers")):
+        if isinstance(where, dict):
+            for key, value in where.items():
+                if isinstance(key, str) and key.lower() == "authorization":
+                    return str(value)
+    return None
+
+
 class TequioGraphQLRouter(GraphQLRouter[Any, Any]):
+    async def on_ws_connect(self, context: Any) -> Any:
+        """graphql-transport-ws: a browser cannot set headers on a WebSocket, so the
+        token may come in ``connection_init``'s payload (``{"Authorization": "Bearer
+        ..."}``, also under ``headers``). It replaces the upgrade request's caller; a
+        token that is refused closes the connection (4403), never runs as the public."""
+        params = getattr(context, "connection_params", None)
+        header = connection_authorization(params)
+        if header is None or not isinstance(context, TequioContext):
+            return UNSET
+        scheme, _, token = header.partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token.strip() or context.gatekeeper is None:
+                raise AuthenticationFailed(
+                    ApiError("UNAUTHENTICATED", "invalid_token", reason="scheme"),
+                    context.language,
+                )
+            caller = await context.gatekeeper.token_caller(token.strip(), context.language)
+        except AuthenticationFailed as failed:
+            raise ConnectionRejectionError(
+                {"code": failed.error.code, "message": failed.error.message(failed.language)}
+            ) from None
+        context.act_as(caller)
+        return UNSET
+
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         cache = getattr(getattr(context, "runtime", None), "query_cache", None)
         if cache is not None and isinstance(request, Request) and request.method == "POST":
