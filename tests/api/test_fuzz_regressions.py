@@ -152,3 +152,48 @@ async def test_subscription_over_plain_http_is_a_typed_error(
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["message"].startswith("Las suscripciones van por WebSocket")
+
+
+@pytest.mark.parametrize(
+    ("document", "variables", "spanish"),
+    [
+        ("{ casez { id } }", None, "No se puede consultar el campo 'casez' en el tipo 'Query'."),
+        (
+            "{ cases(filter: {theme: FOO}) { totalCount } }",
+            None,
+            "El valor 'FOO' no existe en la enumeración 'Theme'.",
+        ),
+        (
+            "query($d: Date!) { commitments(filter: {dueBefore: $d}) { totalCount } }",
+            {"d": "2026-13-01"},
+            "La variable '$d' tiene un valor no válido: el valor no puede representar un Date",
+        ),
+        ("{ cases { totalCount ", None, "Error de sintaxis: "),
+        (
+            "{ cases { edges { node { " + "commitments { case { " * 5 + "id" + " }" * 13 + " }",
+            None,
+            "excede la profundidad máxima de 10 niveles.",
+        ),
+    ],
+)
+async def test_a_malformed_request_is_refused_in_spanish_when_asked(
+    api: GraphQLClient, document: str, variables: dict[str, str] | None, spanish: str
+) -> None:
+    response = await api.post(document, variables, language="es-MX")
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert spanish in error["message"], error["message"]
+
+
+async def test_a_refused_http_request_gives_its_reason_in_spanish(
+    graphql_router: httpx.AsyncClient,
+) -> None:
+    response = await graphql_router.post(
+        "/graphql",
+        content=b"[1, 2]",
+        headers={"content-type": "application/json", "Accept-Language": "es-MX"},
+    )
+    assert response.json()["errors"][0]["message"] == (
+        "La solicitud GraphQL no puede ejecutarse: no se aceptan varias operaciones en una"
+        " solicitud (lotes)."
+    )

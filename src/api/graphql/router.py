@@ -36,6 +36,7 @@ from strawberry.types.unset import UNSET
 from api.callers import AuthenticationFailed
 from api.errors import ApiError
 from api.graphql.context import TequioContext
+from api.graphql.request_messages import transport_reason
 from api.limits import error_response
 from api.query_cache import BYPASS, HEADER, HIT, MISS, Positions, QueryCache, cacheable_answer
 
@@ -213,5 +214,5 @@ def _is_subscription(request_data: Any) -> bool:
 def transport_refusal(status_code: int, reason: str, language: str) -> Response:
     """strawberry's HTTP refusal as a typed GraphQL error."""
     key = "subscription_over_http" if reason == SUBSCRIPTION_OVER_HTTP else "graphql_request"
-    error = ApiError("BAD_USER_INPUT", key, detail=reason[:200])
+    error = ApiError("BAD_USER_INPUT", key, detail=transport_reason(reason, language)[:200])
     return error_response(error, language, status_code if status_code < 500 else 400)

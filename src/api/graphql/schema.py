@@ -24,6 +24,7 @@ from api.availability import is_unavailable, unavailable
 from api.errors import ApiError, to_graphql_error
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
+from api.graphql.request_messages import in_spanish
 from api.graphql.subscriptions import Subscription
 from api.graphql.webhooks import WebhookMutation, WebhookQuery
 from cases.errors import TequioError
@@ -66,7 +67,7 @@ class ContractErrors(SchemaExtension):
             extensions = dict(error.extensions or {})
             extensions.setdefault("code", "BAD_USER_INPUT")
             return GraphQLError(
-                error.message,
+                in_spanish(error.message) if language == "es" else error.message,
                 nodes=error.nodes,
                 source=error.source,
                 positions=error.positions,
