@@ -941,12 +941,13 @@ class TequioApplication(Application[UUID]):
 
     def _require_cabinet_member(self, ctx: CommandContext, commitment: Commitment) -> None:
         """A commitment agreed at a security cabinet is changed only by those who may
-        see it: the cabinet's members and the cabinet-wide roles."""
+        see it: the cabinet's members and the cabinet-wide roles. To anyone else it
+        does not exist, so the refusal is the one an unknown id gets."""
         table_id = commitment.table_id
         if ctx.cabinet_scope is None or table_id is None or table_id in ctx.cabinet_scope:
             return
         if self._is_security_cabinet(ctx, table_id):
-            raise ForbiddenError("forbidden_cabinet_commitment")
+            raise NotFoundError(Commitment.KIND, commitment.public_id)
 
     def _is_security_cabinet(self, ctx: CommandContext, table_id: str) -> bool:
         # A table's kind never changes once created: remembered for the process's life.

@@ -139,10 +139,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Agency '{agency_id}' is not a member of table '{table_id}'.",
         "es": "El área '{agency_id}' no integra la mesa '{table_id}'.",
     },
-    "forbidden_cabinet_commitment": {
-        "en": "This commitment was agreed in a security cabinet you are not a member of.",
-        "es": "Este acuerdo se tomó en un gabinete de seguridad del que usted no es integrante.",
-    },
     "not_your_agency": {
         "en": "Only staff of agency '{responsible}' may change this commitment; "
         "you act for '{agency_id}'.",

@@ -49,6 +49,7 @@ SCHEMA_MUTATIONS = SCHEMA.mutation_type.fields
 ALLOWED = "allowed"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
+NOT_FOUND = "NOT_FOUND"
 SEEN = "seen"
 HIDDEN = "hidden"
 
@@ -118,9 +119,16 @@ def expected_mutation_outcome(mutation: str, profile: str) -> str:
 
 
 def expected_cabinet_mutation_outcome(mutation: str, profile: str) -> str:
-    """On a cabinet's commitment: only who may both call the mutation and see it."""
-    allowed = MAY_CALL[mutation] & CABINET_READERS
-    return ALLOWED if profile in allowed else refusal(profile)
+    """On a cabinet's commitment: only who may both call the mutation and see it; to a
+    caller who may call it but not see it, the commitment does not exist."""
+    callers = set(MAY_CALL[mutation])
+    if OWN_STAFF in callers:
+        # Another agency's staff passes the role check; which agency is responsible is
+        # asked of a commitment it may see.
+        callers.add("agency_staff_other_agency")
+    if profile not in callers:
+        return refusal(profile)
+    return ALLOWED if profile in CABINET_READERS else NOT_FOUND
 
 
 # -- targets: a fresh object for every cell -------------------------------------------------

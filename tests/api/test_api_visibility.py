@@ -171,7 +171,11 @@ async def test_responsible_agency_staff_outside_the_cabinet_cannot_change_it(
         token=staff,
     )
     body = response.json()
-    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # As if it did not exist: the same answer as an unknown id.
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert body["errors"][0]["message"] == (
+        f"No commitment with id '{dark_street['patrols']}' exists."
+    )
     assert PATROLS not in response.text
     seen = (await reads(world, dark_street, world.secretary))["data"]
     assert seen["patrols"]["id"] == dark_street["patrols"]

@@ -16,7 +16,6 @@ from cases.directory import Agency, Post
 from cases.errors import (
     BadInputError,
     ConflictError,
-    ForbiddenError,
     NotFoundError,
     RuleViolation,
 )
@@ -540,13 +539,20 @@ def test_a_cabinet_commitment_is_not_changed_by_who_may_not_see_it(
 ) -> None:
     cid = cabinet_commitment(app, ctx)
     staff = replace(ctx, agency_scope="servicios-urbanos", cabinet_scope=frozenset({"otro"}))
-    with pytest.raises(ForbiddenError) as info:
+    with pytest.raises(NotFoundError) as info:
         app.report_progress(
             staff, commitment_id=cid, expected_version=version, progress=5, note="n"
         )
-    # Refused before its version is compared: a stale one would tell the version.
-    assert info.value.key == "forbidden_cabinet_commitment"
-    assert "gabinete de seguridad" in info.value.message("es-MX")
+    # As for an id that does not exist, and before its version is compared: a stale
+    # one would tell the version.
+    with pytest.raises(NotFoundError) as unknown:
+        app.report_progress(
+            staff, commitment_id="no-such-commitment", expected_version=1, progress=5, note="n"
+        )
+    assert info.value.key == unknown.value.key == "not_found"
+    assert info.value.message("es-MX") == unknown.value.message("es-MX").replace(
+        "no-such-commitment", cid
+    )
     assert names(app, Commitment, cid) == ["Made"]
 
 

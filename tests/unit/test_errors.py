@@ -56,7 +56,6 @@ PARAMS: dict[str, dict[str, object]] = {
     "table_needs_members": {},
     "attendance_negative": {"attendance": -3},
     "not_a_member": {"agency_id": "obras", "table_id": "alumbrado"},
-    "forbidden_cabinet_commitment": {},
     "not_your_agency": {"responsible": "servicios-urbanos", "agency_id": "obras"},
     "blank": {"field": "title"},
     "too_long": {"field": "title", "max": 200},
