@@ -135,6 +135,15 @@ class TequioApplication(Application[UUID]):
     def today(self) -> date:
         return clocks.today(self.clock, self.time_zone)
 
+    def _not_after_today(self, value: date, field: str) -> None:
+        """What already happened (a session, an agreement, a fulfilment) has a date
+        that is not yet to come: a future one is a typo that would skew the figures."""
+        today = self.today()
+        if value > today:
+            raise BadInputError(
+                "date_in_the_future", field=field, date=value.isoformat(), today=today.isoformat()
+            )
+
     # -- directory --------------------------------------------------------------
 
     def add_territory(
@@ -337,6 +346,8 @@ class TequioApplication(Application[UUID]):
     ) -> CommandResult:
         params = _params(locals())
 
+        self._not_after_today(held_on, "heldOn")
+
         def decide() -> _Outcome:
             table = self._load(Table, ctx, table_id)
             attending = _id_list(attending_agency_ids, "attendingAgencyIds", allow_empty=True)
@@ -366,6 +377,8 @@ class TequioApplication(Application[UUID]):
         assembly_id: str | None = None,
     ) -> CommandResult:
         params = _params(locals())
+
+        self._not_after_today(held_on, "heldOn")
 
         def decide() -> _Outcome:
             self._load(Territory, ctx, territory_id)
@@ -598,6 +611,8 @@ class TequioApplication(Application[UUID]):
         agreed_on: date | None = None,
     ) -> CommandResult:
         params = _params(locals())
+        if agreed_on is not None:
+            self._not_after_today(agreed_on, "agreedOn")
 
         def decide() -> _Outcome:
             case = self._load(Case, ctx, case_id)
@@ -723,6 +738,7 @@ class TequioApplication(Application[UUID]):
         params = _params(locals())
         text = _text(evidence, "evidence", MAX_TEXT)
         on = reported_on or self.today()
+        self._not_after_today(on, "reportedOn")
         return self._change_commitment(
             ctx,
             "reportFulfilment",

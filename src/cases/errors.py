@@ -68,6 +68,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The commitment already has that responsible party and post.",
         "es": "El acuerdo ya tiene esa área responsable y ese cargo.",
     },
+    "date_in_the_future": {
+        "en": "'{field}' cannot be after today ({today}); got {date}.",
+        "es": "'{field}' no puede ser posterior a hoy ({today}); se recibió {date}.",
+    },
     "session_not_of_table": {
         "en": "Table '{table_id}' held no session with id '{session_id}'.",
         "es": "La mesa '{table_id}' no ha sesionado con el identificador '{session_id}'.",

@@ -491,3 +491,51 @@ async def test_a_commitment_names_only_a_session_its_table_held(world: World) ->
     assert commitments["case"]["commitments"] == []
     ok = (await api.run(MAKE, made(lighting), token=world.secretary))["makeCommitment"]
     assert ok["table"] == {"id": LIGHTING_TABLE, "kind": "WORKING_TABLE"}
+
+
+# -- dates --------------------------------------------------------------------------------
+
+
+async def test_what_already_happened_cannot_be_dated_after_today(world: World) -> None:
+    # The world's today is Monday 2026-11-16.
+    api = world.api
+    case = await world.raise_case("Coladera sin tapa en Calle Reforma")
+    made = await world.commit(case["id"], "Poner tapa")
+    attempts = [
+        (
+            HOLD_SESSION.replace('"2026-11-16"', '"2026-11-17"'),
+            {"table": LIGHTING_TABLE},
+            world.secretary,
+            "heldOn",
+        ),
+        (
+            MAKE,
+            {
+                "input": {
+                    "caseId": case["id"],
+                    "responsibleAgencyId": "servicios-urbanos",
+                    "description": "Otra tapa",
+                    "dueOn": "2027-02-01",
+                    "agreedOn": "2027-01-01",
+                }
+            },
+            world.secretary,
+            "agreedOn",
+        ),
+        (
+            "mutation($id: ID!, $v: Int!) { reportFulfilment(commitmentId: $id,"
+            ' expectedVersion: $v, evidence: "Foto", reportedOn: "2027-06-01") { id } }',
+            {"id": made["id"], "v": made["version"]},
+            world.urbanos,
+            "reportedOn",
+        ),
+    ]
+    for document, variables, token, field in attempts:
+        error = await refusal(
+            api, document, variables, code="BAD_USER_INPUT", token=token, language="es-MX"
+        )
+        assert error["message"].startswith(f"'{field}' no puede ser posterior a hoy (2026-11-16)")
+    assert (await world.commitment(made["id"]))["status"] == "OPEN"
+    # Today itself is fine.
+    today = HOLD_SESSION
+    assert (await api.run(today, {"table": LIGHTING_TABLE}, token=world.secretary))["holdSession"]

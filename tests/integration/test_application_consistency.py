@@ -48,7 +48,7 @@ def seed(app: TequioApplication, ctx: CommandContext) -> tuple[str, str]:
         assembly_id="asamblea-sabado",
         territory_id="smt-avisadero",
         kind=AssemblyKind.COMMUNITY_ASSEMBLY,
-        held_on=date(2026, 11, 21),
+        held_on=date(2026, 11, 14),
         attendance=80,
     )
     case_id = app.raise_case(

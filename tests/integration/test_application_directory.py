@@ -169,12 +169,12 @@ def test_hold_session_returns_the_session_id(app: TequioApplication, ctx: Comman
         ctx, table_id="t", name="Mesa", kind=TableKind.WORKING_TABLE, member_agency_ids=["obras"]
     )
     result = app.hold_session(
-        ctx, table_id="t", held_on=date(2026, 11, 17), attending_agency_ids=["obras"], minutes="m"
+        ctx, table_id="t", held_on=date(2026, 11, 16), attending_agency_ids=["obras"], minutes="m"
     )
     assert result.id != "t"
     held = events(app, Table, "t")[-1]
     assert held.session_id == result.id
-    assert held.held_on == date(2026, 11, 17)
+    assert held.held_on == date(2026, 11, 16)
 
 
 def test_change_table_members(app: TequioApplication, ctx: CommandContext) -> None:
@@ -274,7 +274,7 @@ NOT_FOUND_CASES = {
         "table",
         "ghost-table",
         lambda app, ctx: app.hold_session(
-            ctx, table_id="ghost-table", held_on=date(2026, 11, 17), attending_agency_ids=[]
+            ctx, table_id="ghost-table", held_on=date(2026, 11, 16), attending_agency_ids=[]
         ),
     ),
     "assembly territory": (
@@ -354,7 +354,7 @@ ADD_TWICE = {
         assembly_id="a",
         territory_id="teotongo",
         kind=AssemblyKind.COMMUNITY_ASSEMBLY,
-        held_on=date(2026, 11, 21),
+        held_on=date(2026, 11, 14),
         attendance=5,
     ),
 }
