@@ -283,3 +283,13 @@ async def test_reassigning_keeps_who_was_accountable_when_the_commitment_was_mad
     assert reassigned["accountableWhenMade"] == {"name": "Jorge Sánchez"}
     again = await world.commitment(made["id"])
     assert again["accountableWhenMade"] == {"name": "Jorge Sánchez"}
+    timeline = await world.api.run(
+        "query($id: ID!) { commitment(id: $id) { timeline { type summary } } }",
+        {"id": made["id"]},
+        token=world.secretary,
+        language="es-MX",
+    )
+    assert timeline["commitment"]["timeline"][-1] == {
+        "type": "Reassigned",
+        "summary": "Reasignado al área 'obras' — Es obra civil, no alumbrado",
+    }

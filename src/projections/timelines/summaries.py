@@ -178,6 +178,19 @@ def _raised(f: _Facts) -> tuple[str, str]:
     return (f"Case raised: {f.text('title')}", f"Caso registrado: {f.text('title')}")
 
 
+def _reassigned(f: _Facts) -> tuple[str, str]:
+    agency = f.text("responsible_agency_id")
+    if not agency:
+        return (
+            f"Reassigned to another responsible party{f.dash('reason')}",
+            f"Reasignado a otro responsable{f.dash('reason')}",
+        )
+    return (
+        f"Reassigned to agency '{agency}'{f.dash('reason')}",
+        f"Reasignado al área '{agency}'{f.dash('reason')}",
+    )
+
+
 SENTENCES: dict[str, Callable[[_Facts], tuple[str, str]]] = {
     # Case
     "Raised": _raised,
@@ -203,10 +216,7 @@ SENTENCES: dict[str, Callable[[_Facts], tuple[str, str]]] = {
     "Made": _made,
     "ProgressReported": _progress,
     "Rescheduled": _rescheduled,
-    "Reassigned": lambda f: (
-        f"Reassigned to another responsible party{f.dash('reason')}",
-        f"Reasignado a otro responsable{f.dash('reason')}",
-    ),
+    "Reassigned": _reassigned,
     "FulfilmentReported": _fulfilled,
     "Validated": lambda f: (
         "Fulfilment validated by the community",
