@@ -1091,6 +1091,9 @@ def _location(location: dict[str, Any] | None) -> dict[str, Any] | None:
     return place or None
 
 
+EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
 def _reporter(reporter: dict[str, str | None] | None) -> dict[str, str] | None:
     if not reporter:
         return None
@@ -1099,6 +1102,10 @@ def _reporter(reporter: dict[str, str | None] | None) -> dict[str, str] | None:
         for key, value in reporter.items()
         if key in ("name", "phone", "email") and value is not None and value.strip()
     }
+    # Only the shape: a coordinator must be able to write back, and a typo caught
+    # now is a resident reached later. Whether the address exists is not asked.
+    if "email" in cleaned and not EMAIL.fullmatch(cleaned["email"]):
+        raise BadInputError("bad_email", field="reporter.email")
     return cleaned or None
 
 

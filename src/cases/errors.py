@@ -68,6 +68,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The commitment already has that responsible party and post.",
         "es": "El acuerdo ya tiene esa área responsable y ese cargo.",
     },
+    "bad_email": {
+        "en": "'{field}' is not an e-mail address (name@domain).",
+        "es": "'{field}' no es una dirección de correo electrónico (nombre@dominio).",
+    },
     "date_in_the_future": {
         "en": "'{field}' cannot be after today ({today}); got {date}.",
         "es": "'{field}' no puede ser posterior a hoy ({today}); se recibió {date}.",

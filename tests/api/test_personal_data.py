@@ -177,3 +177,30 @@ async def test_the_contact_never_reaches_the_logs(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert logged  # the server did log the work
     assert [t for t in TRACES if t in logged] == []
+
+
+async def test_a_reporter_email_that_is_not_an_address_is_refused_and_nothing_raised(
+    api: GraphQLClient, coordinator: str
+) -> None:
+    await api.run(SETUP, token=coordinator)
+    response = await api.post(
+        RAISE,
+        {
+            "input": {
+                "territoryId": "smt",
+                "theme": "SAFETY",
+                "title": "Perros sueltos en la cancha",
+                "description": "Por las tardes.",
+                "reporter": {**CONTACT, "email": "lucia.hernandez-arroba-example"},
+            }
+        },
+        token=coordinator,
+        language="es-MX",
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"] == (
+        "'reporter.email' no es una dirección de correo electrónico (nombre@dominio)."
+    )
+    titles = await api.run("{ cases(first: 500) { edges { node { title } } } }", token=coordinator)
+    assert "Perros sueltos en la cancha" not in str(titles)
