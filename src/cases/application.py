@@ -1005,6 +1005,9 @@ class TequioApplication(Application[UUID]):
 
 
 def _require_version(aggregate: TequioAggregate, expected_version: int) -> None:
+    if expected_version < 1:
+        # Versions count from 1: no one read this one, so it is not "stale".
+        raise BadInputError("bad_expected_version", expected=expected_version)
     if aggregate.version != expected_version:
         raise ConflictError(
             "stale_version",

@@ -68,6 +68,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The commitment already has that responsible party and post.",
         "es": "El acuerdo ya tiene esa área responsable y ese cargo.",
     },
+    "bad_expected_version": {
+        "en": "'expectedVersion' counts from 1 (the version you last read); got {expected}.",
+        "es": "'expectedVersion' cuenta desde 1 (la versión que usted leyó); "
+        "se recibió {expected}.",
+    },
     "bad_email": {
         "en": "'{field}' is not an e-mail address (name@domain).",
         "es": "'{field}' no es una dirección de correo electrónico (nombre@dominio).",

@@ -295,6 +295,24 @@ async def test_progress_outside_0_to_100_is_refused_by_the_domain(world: World) 
     assert (after["progress"], after["version"], after["status"]) == (0, 1, "OPEN")
 
 
+async def test_an_expected_version_below_1_is_bad_input_not_a_conflict(world: World) -> None:
+    case = await world.raise_case("Semáforo descompuesto")
+    commitment = await world.commit(case["id"], "Reparar el semáforo")
+    for version in (0, -5):
+        error = await refusal(
+            world.api,
+            """mutation($id: ID!, $v: Int!) { reportProgress(commitmentId: $id,
+              expectedVersion: $v, progress: 10, note: "Revisión") { id } }""",
+            {"id": commitment["id"], "v": version},
+            code="BAD_USER_INPUT",
+            token=world.urbanos,
+        )
+        assert error["message"] == (
+            f"'expectedVersion' counts from 1 (the version you last read); got {version}."
+        )
+    assert (await world.commitment(commitment["id"]))["version"] == commitment["version"]
+
+
 # -- pages ------------------------------------------------------------------------------
 
 

@@ -46,6 +46,7 @@ PARAMS: dict[str, dict[str, object]] = {
     "session_not_of_table": {"session_id": "s-1", "table_id": "mesa-alumbrado"},
     "session_needs_table": {"session_id": "s-1"},
     "bad_email": {"field": "reporter.email"},
+    "bad_expected_version": {"expected": -5},
     "date_in_the_future": {"field": "heldOn", "date": "2027-01-01", "today": "2026-11-21"},
     "case_not_committable": {"status": "CLOSED"},
     "case_transition": {"status": "MERGED", "action": "triaged"},
