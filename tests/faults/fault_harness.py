@@ -666,9 +666,10 @@ class EventStore:
         return Counter(e.originator_id for e in self.of("IdempotencyReceipt.Recorded"))
 
 
-def receipt_id(actor: str, key: str, field_name: str) -> Any:
-    """The id of the receipt the API records for ``key`` on mutation ``field_name``."""
-    scoped = f"{key}#{field_name}"
+def receipt_id(actor: str, key: str, position: int = 0) -> Any:
+    """The id of the receipt the API records for ``key`` on the request's mutation at
+    ``position`` (ADR 0003: the first takes the key as sent)."""
+    scoped = f"{key}#{position}" if position else key
     public_id = hashlib.sha256(f"{actor}\x00{scoped}".encode()).hexdigest()
     return IdempotencyReceipt.id_for(MUNICIPALITY, public_id)
 
@@ -689,7 +690,7 @@ def assert_exactly_once(db: ConnectionInfo, ledger: Ledger, actor: str) -> Event
     assert ledger.acks, "nothing was acknowledged"
     for ack in ledger.acks:
         command = ack.command
-        rid = receipt_id(actor, command.key, command.field)
+        rid = receipt_id(actor, command.key)  # one mutation per request
         assert receipts[rid] == 1, f"{command.key}: {receipts[rid]} receipts"
         if command.field in TEXT_OF:
             type_name, attribute = TEXT_OF[command.field]

@@ -129,7 +129,7 @@ async def test_concurrent_updates_of_one_commitment_one_wins_the_rest_conflict(
             receipts = store.receipts()
             for n in range(CLIENTS):
                 expected = 1 if n == winner else 0
-                rid = receipt_id("falla.admin", f"race-progress-{n}", "reportProgress")
+                rid = receipt_id("falla.admin", f"race-progress-{n}")
                 assert receipts[rid] == expected, n
 
             # A loser retrying under its own key is still told CONFLICT (its version is
