@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 
-def preferred_language(accept_language: str | None) -> str:
-    """Returns "es" or "en": the first of the two the caller ranks highest."""
+def preferred_language(accept_language: str | None, default: str = "en") -> str:
+    """Returns "es" or "en": the first of the two the caller ranks highest, else
+    ``default``. A locale written with an underscore (``es_MX``) counts too."""
     if not accept_language:
-        return "en"
+        return default
     ranked: list[tuple[float, int, str]] = []
     for index, part in enumerate(accept_language.split(",")):
         piece = part.strip()
@@ -19,7 +20,7 @@ def preferred_language(accept_language: str | None) -> str:
                 quality = float(params.strip()[2:])
             except ValueError:
                 quality = 0.0
-        primary = tag.strip().lower().split("-")[0]
+        primary = tag.strip().lower().replace("_", "-").split("-")[0]
         if primary in ("es", "en"):
             ranked.append((-quality, index, primary))
-    return sorted(ranked)[0][2] if ranked else "en"
+    return sorted(ranked)[0][2] if ranked else default

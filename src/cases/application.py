@@ -55,7 +55,10 @@ from cases.values import (
 
 A = TypeVar("A", bound=TequioAggregate)
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters no person types, and the code points XML 1.0 cannot carry (lone
+# surrogates, U+FFFE, U+FFFF): one of them would make every Open311 XML answer that
+# includes the text unreadable.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 MAX_TITLE = 200
 MAX_TEXT = 5000
 MAX_NAME = 200

@@ -399,6 +399,10 @@ async def test_requests_filter_by_ids_code_status_and_dates(
             "end_date",
         ),
         ({"start_date": "ayer"}, 400, "start_date"),
+        ({"start_date": "9999-12-01"}, 400, "start_date"),
+        ({"end_date": "0001-01-02"}, 400, "end_date"),
+        ({"end_date": "9999-12-31T23:59:59-12:00"}, 400, "end_date"),
+        ({"start_date": "0001-01-01T00:00:00+14:00"}, 400, "start_date"),
         ({"status": "pending"}, 400, "pending"),
         ({"service_code": "WATER,POTHOLES"}, 400, "POTHOLES"),
         ({"jurisdiction_id": "tlalpan"}, 404, "tlalpan"),
@@ -544,6 +548,7 @@ async def test_the_same_idempotency_key_makes_one_case(world: World) -> None:
         ({"description": "x" * 5001}, 400, "too long"),
         ({"jurisdiction_id": "tlalpan"}, 404, "tlalpan"),
         ({"email": "notanemail"}, 400, "'reporter.email' is not an e-mail address"),
+        ({"description": "Fuga\uffffde agua"}, 400, "control characters"),
     ],
     ids=lambda value: "+".join(value) if isinstance(value, dict) else str(value),
 )
@@ -739,3 +744,41 @@ async def test_civicbot_client_posts_a_request_checked_against_the_definition(
         {"service_request_id": case_id, "token": case_id}
     ]
     assert await case_count(world) == before + 1
+
+
+async def test_a_language_open311_does_not_speak_gets_spanish(world: World) -> None:
+    http = world.api.http
+    for headers, params in (
+        ({"Accept-Language": "fr-FR,fr;q=0.9"}, {}),
+        ({"Accept-Language": "*"}, {}),
+        ({"Accept-Language": "en"}, {"locale": "es_MX"}),
+        ({}, {"locale": "fr"}),
+    ):
+        services = json_of(await http.get(f"{V2}/services.json", headers=headers, params=params))
+        names = {s["service_code"]: s["service_name"] for s in services}
+        assert names["WATER"] == "Agua", (headers, params)
+    english = json_of(await http.get(f"{V2}/services.json", params={"locale": "en_US"}))
+    assert {s["service_code"]: s["service_name"] for s in english}["WATER"] == "Water"
+
+
+async def test_search_bounds_are_both_included_and_filters_may_repeat(world: World) -> None:
+    (created,) = json_of(await open311_post(world, **a_request(world)))
+    (request,) = json_of(
+        await world.api.http.get(f"{V2}/requests/{created['service_request_id']}.json")
+    )
+    at = request["requested_datetime"]  # to the second; the case's time has fractions
+
+    async def found(**params: str) -> set[str]:
+        answer = json_of(await world.api.http.get(f"{V2}/requests.json", params=params))
+        return {r["service_request_id"] for r in answer}
+
+    rid = created["service_request_id"]
+    assert rid in await found(start_date=at, end_date=at)
+    assert rid in await found(end_date=at[:10])  # a date: the whole day
+    assert rid in await found(status="open,closed")
+    both = world.api.http.get(
+        f"{V2}/requests.json", params=[("status", "open"), ("status", "closed")]
+    )
+    assert {r["service_request_id"] for r in json_of(await both)} == await found(
+        status="open,closed"
+    )

@@ -49,6 +49,10 @@ from projections.cases.queries import OPEN_STATUSES
 PREFIX = "/open311/v2"
 MAX_REQUESTS = 1000  # the spec's default cap on one answer
 WINDOW = timedelta(days=90)  # the spec's default (and widest) span of a search
+# Dates a search may name: far enough apart for any real query, and clear of the ends
+# of Python's and PostgreSQL's calendars (a window of 90 days must fit around them).
+EARLIEST = datetime(1900, 1, 1)
+LATEST = datetime(9000, 1, 1)
 TITLE_LENGTH = 120
 MAX_FORM_FIELDS = 100
 CLOSED_STATUSES = ("RESOLVED", "CLOSED", "DECLINED", "MERGED")
@@ -77,9 +81,12 @@ def _refuse(status_code: int, key: str, **params: Any) -> Refusal:
 
 def open311_language(request: Request) -> str:
     """'es' or 'en': a ``locale`` parameter, else Accept-Language, else Spanish (the
-    language of the jurisdiction's residents)."""
-    chosen = request.query_params.get("locale") or request.headers.get("accept-language")
-    return preferred_language(chosen) if chosen else "es"
+    language of the jurisdiction's residents), also when neither names es or en."""
+    for chosen in (request.query_params.get("locale"), request.headers.get("accept-language")):
+        picked = preferred_language(chosen, default="")
+        if picked:
+            return picked
+    return "es"
 
 
 @dataclass
@@ -193,7 +200,7 @@ async def get_requests(request: Request, fmt: doc.Format) -> Response:
         public_read(call, params.get("jurisdiction_id"))
         municipality = call.runtime.settings.municipality
         cases = call.runtime.queries.cases
-        ids = _split(params.get("service_request_id"))
+        ids = _split(_all(params, "service_request_id"))
         if ids:
             # The spec: service_request_id overrides every other argument.
             if len(ids) > MAX_REQUESTS:
@@ -201,11 +208,11 @@ async def get_requests(request: Request, fmt: doc.Format) -> Response:
             found = {r["id"]: r for r in await cases.cases_by_ids(municipality, ids)}
             rows = [found[i] for i in ids if i in found]
         else:
-            codes = _split(params.get("service_code"))
+            codes = _split(_all(params, "service_code"))
             for code in codes:
                 if code not in SERVICES:
                     raise _refuse(400, "open311_service_unknown", service_code=code[:100])
-            statuses = _status_filter(_split(params.get("status")))
+            statuses = _status_filter(_split(_all(params, "status")))
             since, until = _window(call, params.get("start_date"), params.get("end_date"))
             rows = await cases.cases_raised_between(
                 municipality,
@@ -403,6 +410,11 @@ def check_jurisdiction(call: Call, jurisdiction: str | None) -> None:
         )
 
 
+def _all(params: Any, name: str) -> str:
+    """A filter given several times (``status=open&status=closed``) as one list."""
+    return ",".join(params.getlist(name))
+
+
 def _split(value: str | None) -> list[str]:
     """A comma-separated argument; the spec's "optional": empty is the same as absent."""
     seen: list[str] = []
@@ -426,7 +438,7 @@ def _window(call: Call, start: str | None, end: str | None) -> tuple[datetime, d
     """The spec's search window: at most 90 days, the most recent 90 by default."""
     zone = call.runtime.settings.zone
     since = _instant("start_date", start, call)
-    until = _instant("end_date", end, call)
+    until = _instant("end_date", end, call, last=True)
     if since is None and until is None:
         # requested_datetime is when the case was recorded (ADR 0009), so "the most recent
         # 90 days" are the wall clock's, not the domain clock's.
@@ -443,15 +455,26 @@ def _window(call: Call, start: str | None, end: str | None) -> tuple[datetime, d
     return since, until
 
 
-def _instant(field: str, value: str | None, call: Call) -> datetime | None:
+def _instant(field: str, value: str | None, call: Call, *, last: bool = False) -> datetime | None:
+    """The instant a bound names. ``last`` (an end bound, included): the last instant
+    of what it names, a whole day for a date, a whole second for a time without
+    fractions (answers show times to the second)."""
     if not value or not value.strip():
         return None
+    text = value.strip()
     try:
-        at = datetime.fromisoformat(value.strip())
+        at = datetime.fromisoformat(text)
+        if not EARLIEST <= at.replace(tzinfo=None) <= LATEST:
+            raise ValueError(text)
     except ValueError:
         raise _refuse(400, "open311_bad_date", field=field, value=value[:40]) from None
     # The spec asks for an offset; a date or time without one is read as local time.
-    return at if at.tzinfo else at.replace(tzinfo=call.runtime.settings.zone)
+    at = at if at.tzinfo else at.replace(tzinfo=call.runtime.settings.zone)
+    if last and "T" not in text.upper() and " " not in text:
+        return at + timedelta(days=1) - timedelta(microseconds=1)
+    if last and at.microsecond == 0:
+        return at + timedelta(seconds=1) - timedelta(microseconds=1)
+    return at
 
 
 async def _form(request: Request) -> dict[str, str]:

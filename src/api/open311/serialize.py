@@ -10,6 +10,7 @@ array, the wrapping element is dropped).
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -31,12 +32,17 @@ ITEM_TAGS = {
 }
 
 
+# What XML 1.0 cannot carry. New text with these is refused (cases.application), but a
+# case recorded before that must not make the whole list unreadable.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return NOT_XML.sub("\ufffd", str(value))
 
 
 def _fill(element: ET.Element, value: Any) -> None:
