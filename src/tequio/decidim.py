@@ -44,6 +44,15 @@ def columns(locales: Sequence[str]) -> tuple[str, ...]:
     )
 
 
+class OptionError(ValueError):
+    """A bad command-line value: ``key`` and ``params`` name the message (either language)."""
+
+    def __init__(self, key: str, **params: str) -> None:
+        super().__init__(key, params)
+        self.key = key
+        self.params = params
+
+
 def parse_locales(value: str | None) -> tuple[str, ...]:
     """``"es,en"`` → ``("es", "en")``; ValueError names a malformed locale."""
     if not value:
@@ -51,7 +60,7 @@ def parse_locales(value: str | None) -> tuple[str, ...]:
     locales = tuple(part.strip() for part in value.split(",") if part.strip())
     bad = [locale for locale in locales if not LOCALE.match(locale)]
     if bad or not locales:
-        raise ValueError(f"not a locale: {', '.join(bad) or value!r}")
+        raise OptionError("bad_locale", value=", ".join(bad) or repr(value))
     return tuple(dict.fromkeys(locales))
 
 
@@ -67,9 +76,9 @@ def parse_status_map(values: Iterable[str] | None) -> dict[str, int]:
             status = status.strip().upper()
             if not sep or status not in CommitmentStatus.__members__:
                 known = ", ".join(CommitmentStatus.__members__)
-                raise ValueError(f"{pair.strip()!r} is not STATUS=ID (statuses: {known})")
+                raise OptionError("bad_status_pair", pair=pair.strip(), known=known)
             if not number.strip().isdigit() or int(number) <= 0:
-                raise ValueError(f"{pair.strip()!r}: a Decidim status id is a positive integer")
+                raise OptionError("bad_status_id", pair=pair.strip())
             mapping[status] = int(number)
     return mapping
 

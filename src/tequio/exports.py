@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -131,6 +131,23 @@ TEXTS: dict[str, dict[str, str]] = {
         "nothing was exported (see `tequio projections status`, or give --wait more time)",
         "es": "las vistas de lectura siguen {lag} eventos atrás tras {seconds:.0f} s; "
         "no se exportó nada (vea `tequio projections status` o dé más tiempo con --wait)",
+    },
+    "bad_delimiter": {
+        "en": "--delimiter must be one character other than a quote or a line break; got {value}",
+        "es": "--delimiter debe ser un carácter que no sea comillas ni salto de línea; "
+        "se recibió {value}",
+    },
+    "bad_locale": {
+        "en": "--locales: not a locale: {value}",
+        "es": "--locales: no es un idioma: {value}",
+    },
+    "bad_status_pair": {
+        "en": "--status-map: {pair!r} is not STATUS=ID (statuses: {known})",
+        "es": "--status-map: {pair!r} no es ESTADO=ID (estados: {known})",
+    },
+    "bad_status_id": {
+        "en": "--status-map: {pair!r}: a Decidim status id is a positive integer",
+        "es": "--status-map: {pair!r}: el id de un estado de Decidim es un entero positivo",
     },
     "json_decidim": {
         "en": "decidim-results is a CSV layout: use --format csv",
@@ -507,12 +524,13 @@ def write_csv(
         writer.writerow([_cell(row.get(f), formula_guard) for f in export.fields])
 
 
-def write_json(out: TextIO, export: Export) -> None:
+def write_json(out: TextIO, export: Export, exported_at: datetime) -> None:
+    """``exported_at`` in the municipality's time zone, as every date-time exported."""
     document = {
         "kind": export.kind,
         "municipality": export.municipality,
         "as_of": export.as_of.isoformat(),
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "exported_at": exported_at.isoformat(timespec="seconds"),
         "count": len(export.rows),
         "fields": list(export.fields),
         "rows": [{f: _plain(row.get(f)) for f in export.fields} for row in export.rows],
@@ -576,13 +594,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.kind == "decidim-results":
         if args.format == "json":
             return _fail(text("json_decidim", lang))
-        if len(args.delimiter) != 1:
-            return _fail(f"--delimiter: {args.delimiter!r}")
+        if len(args.delimiter) != 1 or args.delimiter in '"\r\n':
+            return _fail(text("bad_delimiter", lang, value=repr(args.delimiter)))
         try:
             locales = decidim.parse_locales(args.locales)
             status_ids = decidim.parse_status_map(args.status_map)
-        except ValueError as error:
-            return _fail(str(error))
+        except decidim.OptionError as error:
+            return _fail(text(error.key, lang, **error.params))
     with opened_database("export") as opened:
         if opened is None:
             return 2
@@ -618,7 +636,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             )
         )
     try:
-        where = _write(export, args)
+        where = _write(export, args, datetime.now(settings.zone))
     except OSError as error:
         return _fail(text("cannot_write", lang, file=args.output, reason=error.strerror))
     print(
@@ -636,10 +654,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write(export: Export, args: argparse.Namespace) -> str:
+def _write(export: Export, args: argparse.Namespace, now: datetime) -> str:
     def write(out: TextIO) -> None:
         if args.format == "json":
-            write_json(out, export)
+            write_json(out, export, now)
         elif export.kind == "decidim-results":
             write_csv(out, export, delimiter=args.delimiter, formula_guard=False)
         else:

@@ -128,6 +128,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 
+MAX_ACTOR = 200
+
 TEXTS: dict[str, dict[str, str]] = {
     "kind.territories": {"en": "territories", "es": "territorios"},
     "kind.agencies": {"en": "agencies", "es": "áreas"},
@@ -146,6 +148,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "quedan como están)",
     },
     "unreadable": {"en": "cannot read {file}: {reason}", "es": "no se puede leer {file}: {reason}"},
+    "bad_actor": {
+        "en": "--actor must be a name of 1 to {max} characters, without control characters",
+        "es": "--actor debe ser un nombre de 1 a {max} caracteres, sin caracteres de control",
+    },
     "progress": {"en": "import {kind}", "es": "importación de {kind}"},
     "rows": {"en": "rows", "es": "filas"},
     "summary": {
@@ -712,6 +718,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from tequio.application import build_application
 
     lang = choose_language(args.lang)
+    actor = args.actor.strip()
+    if not actor or len(actor) > MAX_ACTOR or CONTROL_CHARACTERS.search(actor):
+        # It goes into every event, the feed and webhooks: as checked as a token's subject.
+        print(f"tequio import: {text('bad_actor', lang, max=MAX_ACTOR)}", file=sys.stderr)
+        return 2
     path = Path(args.file)
     try:
         data = path.read_bytes()
@@ -740,7 +751,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 text("rows", lang),
                 total=len(plan.changes),
             )
-            ctx = CommandContext(actor=args.actor, municipality=municipality)
+            ctx = CommandContext(actor=actor, municipality=municipality)
             try:
                 summary = write_plan(app, ctx, plan, bar)
             except ImportFailed as failure:

@@ -13,7 +13,7 @@ import io
 import json
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -26,6 +26,7 @@ from cases.ids import official_id_for
 from cases.values import GovernmentLevel
 from tequio.cli import main
 from tequio.database import ConnectionInfo
+from tequio.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 M = "iztapalapa"
@@ -425,3 +426,44 @@ def test_an_export_of_an_empty_database_has_only_its_header(tequio: Run) -> None
     assert code == 2 and "use --format csv" in err
     code, _, err = tequio("export", "decidim-results", "--status-map", "DONE=1")
     assert code == 2 and "'DONE=1' is not STATUS=ID" in err
+
+
+@pytest.mark.parametrize("actor", ["", "   ", "a\x01b", "x" * 201])
+def test_an_import_refuses_an_actor_that_is_not_a_name_and_writes_nothing(
+    tequio: Run, db: ConnectionInfo, tmp_path: Path, actor: str
+) -> None:
+    # The actor goes into every event, the feed and webhooks.
+    before = events(db)
+    rows = [["id", "name", "kind"], [M, "Iztapalapa", "municipality"]]
+    code, _, err = tequio(
+        "import",
+        "territories",
+        str(write(tmp_path / "t.csv", rows)),
+        "--actor",
+        actor,
+        "--lang",
+        "es",
+    )
+    assert code == 2
+    assert "--actor debe ser un nombre de 1 a 200 caracteres" in err
+    assert events(db) == before
+
+
+def test_export_options_are_checked_in_the_chosen_language(tequio: Run) -> None:
+    code, _, err = tequio("export", "decidim-results", "--status-map", "OPEN=x", "--lang", "es")
+    assert code == 2
+    assert "el id de un estado de Decidim es un entero positivo" in err
+    code, _, err = tequio("export", "decidim-results", "--locales", "es,??", "--lang", "es")
+    assert code == 2 and "--locales: no es un idioma: ??" in err
+    for delimiter in ('"', ";;", "\n"):
+        code, _, err = tequio("export", "decidim-results", "--delimiter", delimiter)
+        assert code == 2
+        assert "--delimiter must be one character other than a quote or a line break" in err
+
+
+def test_a_json_export_is_stamped_in_the_municipalitys_time(tequio: Run) -> None:
+    code, out, err = tequio("export", "cases", "--format", "json")
+    assert code == 0, err
+    stamped = datetime.fromisoformat(json.loads(out)["exported_at"])
+    zone = Settings().zone
+    assert stamped.utcoffset() == datetime.now(zone).utcoffset() != timedelta(0)
