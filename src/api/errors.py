@@ -166,6 +166,10 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "A webhook description may have at most {max} characters.",
         "es": "La descripción de un webhook puede tener como máximo {max} caracteres.",
     },
+    "webhook_description_control": {
+        "en": "A webhook description may not contain control characters.",
+        "es": "La descripción de un webhook no puede contener caracteres de control.",
+    },
     "webhook_bad_grace": {
         "en": "keepPreviousForHours must be from 0 to {max}; got {hours}.",
         "es": "keepPreviousForHours debe estar entre 0 y {max}; se recibió {hours}.",

@@ -31,7 +31,7 @@ from integrations.webhooks.errors import InvalidWebhook, WebhookConflict
 from integrations.webhooks.secrets import SecretBox
 from integrations.webhooks.signing import headers, new_secret, signature
 from integrations.webhooks.store import WebhookStore
-from integrations.webhooks.validation import check_event_types, check_url
+from integrations.webhooks.validation import check_description, check_event_types, check_url
 from projections.feed.types import EVENT_TYPES
 from projections.runtime import ProjectionService
 from tequio.database import ConnectionInfo
@@ -221,6 +221,15 @@ def test_urls_and_event_types_are_checked() -> None:
     for types in ([], ["mx.tequio.case.raised"], ["mx.tequio.cas.*"], ["case.*"], ["*.v1"]):
         with pytest.raises(InvalidWebhook):
             check_event_types(types)
+
+    assert check_description("Tablero del C5\nturno nocturno") == "Tablero del C5\nturno nocturno"
+    for description, key in (
+        ("a\u0007b", "webhook_description_control"),
+        ("x" * 501, "webhook_description_too_long"),
+    ):
+        with pytest.raises(InvalidWebhook) as caught:
+            check_description(description)
+        assert caught.value.key == key
 
 
 # -- the outbox -----------------------------------------------------------------------------

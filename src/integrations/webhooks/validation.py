@@ -5,12 +5,15 @@ Refusals are :class:`InvalidWebhook` with a message key (translated by the API).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 from integrations.webhooks.errors import InvalidWebhook
 from projections.feed.types import EVENT_TYPES
 
+# What no person types (tabs and line breaks are fine), and what PostgreSQL cannot store.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 MAX_URL_LENGTH = 2000
 MAX_EVENT_TYPES = 50
 MAX_DESCRIPTION = 500
@@ -62,8 +65,10 @@ def check_event_types(types: Sequence[str]) -> list[str]:
 def check_description(description: str | None) -> str | None:
     if description is None:
         return None
-    if len(description) > MAX_DESCRIPTION or "\x00" in description:
+    if len(description) > MAX_DESCRIPTION:
         raise InvalidWebhook("webhook_description_too_long", max=MAX_DESCRIPTION)
+    if CONTROL_CHARACTERS.search(description):
+        raise InvalidWebhook("webhook_description_control")
     return description
 
 
