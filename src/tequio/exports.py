@@ -157,6 +157,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "cannot write {file}: {reason}",
         "es": "no se puede escribir {file}: {reason}",
     },
+    "kind.cases": {"en": "cases", "es": "casos"},
+    "kind.commitments": {"en": "commitments", "es": "acuerdos"},
+    "kind.scorecards": {"en": "scorecards", "es": "indicadores de áreas"},
+    "kind.decidim-results": {"en": "Decidim results", "es": "resultados de Decidim"},
+    "bad_wait": {
+        "en": "--wait is a number of seconds, 0 or more; got {value}",
+        "es": "--wait es un número de segundos, 0 o más; se recibió {value}",
+    },
     "done": {
         "en": "exported {count} {kind} of {municipality} (as of {as_of}) to {where}",
         "es": "se exportaron {count} {kind} de {municipality} (al {as_of}) a {where}",
@@ -589,6 +597,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tequio.application import library_env
 
     lang = choose_language(args.lang)
+    if not args.wait >= 0:  # also refuses nan
+        return _fail(text("bad_wait", lang, value=args.wait))
     locales: tuple[str, ...] = decidim.DEFAULT_LOCALES
     status_ids: dict[str, int] = {}
     if args.kind == "decidim-results":
@@ -644,7 +654,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             "done",
             lang,
             count=len(export.rows),
-            kind=args.kind,
+            kind=text(f"kind.{args.kind}", lang),
             municipality=municipality,
             as_of=export.as_of.isoformat(),
             where=where,

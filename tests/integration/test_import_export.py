@@ -349,7 +349,7 @@ def test_exports_are_the_public_view_and_nothing_more(
         "export", "scorecards", "--format", "json", "--output", str(target), "--lang", "es"
     )
     assert code == 0 and out == ""
-    assert f"se exportaron 4 scorecards de {M}" in err
+    assert f"se exportaron 4 indicadores de áreas de {M}" in err
     outputs.append(target.read_text(encoding="utf-8"))
     document = json.loads(outputs[-1])
     assert document["fields"] == SCORECARD_COLUMNS
@@ -459,6 +459,13 @@ def test_export_options_are_checked_in_the_chosen_language(tequio: Run) -> None:
         code, _, err = tequio("export", "decidim-results", "--delimiter", delimiter)
         assert code == 2
         assert "--delimiter must be one character other than a quote or a line break" in err
+
+
+@pytest.mark.parametrize("wait", ["-1", "nan"])
+def test_an_export_refuses_a_wait_that_is_not_seconds(tequio: Run, wait: str) -> None:
+    code, out, err = tequio("export", "cases", "--wait", wait)
+    assert code == 2 and out == ""
+    assert "--wait is a number of seconds, 0 or more" in err
 
 
 def test_a_json_export_is_stamped_in_the_municipalitys_time(tequio: Run) -> None:

@@ -41,8 +41,8 @@ from api.open311.catalogue import (
 from api.open311.reads import Open311Reads
 from api.open311.serialize import FORMATS, document, errors
 from api.runtime import Runtime
-from cases.application import CommandContext
-from cases.errors import ForbiddenError, TequioError
+from cases.application import CONTROL_CHARACTERS, CommandContext
+from cases.errors import BadInputError, ForbiddenError, TequioError
 from cases.values import Theme
 from projections.cases.queries import OPEN_STATUSES
 
@@ -370,6 +370,10 @@ async def create_request(
         agency_scope=policy.agency_scope(caller),
     )
     application = runtime.application
+    if CONTROL_CHARACTERS.search(description):
+        # Checked here too, so the refusal names the field the client sent (the title
+        # is made from the description, and would be refused first).
+        raise Refusal(400, BadInputError("control_characters", field="description"))
     try:
         result = await to_thread.run_sync(
             lambda: application.raise_case(
