@@ -221,15 +221,19 @@ def test_session_records_attending_agencies_once_each() -> None:
     assert held.held_on == date(2026, 11, 17)  # type: ignore[attr-defined]
 
 
-def test_a_commitment_may_name_only_a_session_the_table_held() -> None:
-    table = new_table(["obras"])
+def hold_session(table: Table, session_id: str) -> None:
     table.hold_session(
-        session_id="s1",
+        session_id=session_id,
         held_on=date(2026, 11, 17),
         attending_agency_ids=[],
         minutes=None,
         actor=ACTOR,
     )
+
+
+def test_a_commitment_may_name_only_a_session_the_table_held() -> None:
+    table = new_table(["obras"])
+    hold_session(table, "s1")
     table.require_session("s1")
     with pytest.raises(BadInputError) as info:
         table.require_session("s2")
@@ -245,13 +249,7 @@ def test_a_table_snapshot_from_before_sessions_were_listed_takes_any_session() -
     table = new_table(["obras"])
     table.session_ids = None
     table.require_session("held-before-the-snapshot")
-    table.hold_session(
-        session_id="s9",
-        held_on=date(2026, 11, 17),
-        attending_agency_ids=[],
-        minutes=None,
-        actor=ACTOR,
-    )
+    hold_session(table, "s9")
     table.require_session("s9")
 
 

@@ -5,15 +5,14 @@ Refusals are :class:`InvalidWebhook` with a message key (translated by the API).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
+# The same characters the domain refuses in any text (tabs and line breaks are fine).
+from cases.application import CONTROL_CHARACTERS
 from integrations.webhooks.errors import InvalidWebhook
 from projections.feed.types import EVENT_TYPES
 
-# What no person types (tabs and line breaks are fine), and what PostgreSQL cannot store.
-CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 MAX_URL_LENGTH = 2000
 MAX_EVENT_TYPES = 50
 MAX_DESCRIPTION = 500
