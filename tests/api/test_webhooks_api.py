@@ -314,6 +314,27 @@ async def test_only_admins_manage_webhooks_and_bad_input_is_refused(world: Hooke
     assert (await api.run(LIST, token=world.admin)) == {"webhookSubscriptions": []}
 
 
+async def test_an_idempotency_key_reused_for_another_webhook_operation_changes_nothing(
+    world: Hooked,
+) -> None:
+    api = world.api
+    keyed = {"url": world.receiver.url("/otra-vez"), "types": ["*"]}
+    made = await api.run(CREATE, keyed, token=world.admin, idempotency_key="alta-tablero")
+    sid = made["createWebhookSubscription"]["subscription"]["id"]
+
+    for query, variables in ((DELETE, {"id": sid}), (ROTATE, {"id": sid})):
+        reused = await api.error(
+            query, variables, token=world.admin, idempotency_key="alta-tablero"
+        )
+        assert reused["extensions"]["code"] == "CONFLICT"
+
+    listed = (await api.run(LIST, token=world.admin))["webhookSubscriptions"]
+    assert [s["id"] for s in listed] == [sid]
+    # The retry the key is for still answers with the first answer.
+    again = await api.run(CREATE, keyed, token=world.admin, idempotency_key="alta-tablero")
+    assert again == made
+
+
 # -- a receiver that was down gets everything, signed, in order --------------------------
 
 

@@ -18,6 +18,7 @@ from api.auth import Caller
 from api.availability import COMMAND_GRACE, unavailable
 from api.callers import Gatekeeper
 from api.errors import ApiError
+from api.graphql.idempotency import scoped_key
 from api.runtime import Runtime
 from cases.application import CommandContext, CommandResult, TequioApplication
 from cases.clock import today
@@ -153,10 +154,7 @@ class TequioContext(BaseContext):
         ``position`` is the field's place among the request's mutations: the first
         uses the Idempotency-Key as sent, the n-th ``<key>#<n>`` (ADR 0003)."""
         policy.require_mutation(self.caller, mutation)
-        key = self.idempotency_key
-        if key and position:
-            key = f"{key}#{position}"
-        command_context = self.command_context(key)
+        command_context = self.command_context(scoped_key(self.idempotency_key, position))
         application = self.runtime.application
 
         def run() -> CommandResult:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 import strawberry
-from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
 from strawberry.types import Info
 
 from api.errors import ApiError
+from api.graphql.idempotency import field_position
 from api.graphql.inputs import (
     CreateTableInput,
     HoldAssemblyInput,
@@ -45,41 +44,15 @@ def _path(info: Info) -> str:
     return str(info.path.key)
 
 
-def _position(info: Info) -> int:
-    """This field's place among the operation's top-level fields (fragments expanded).
-
-    The request's Idempotency-Key is scoped by it (ADR 0003): a retry of the same
-    document finds each field's receipt, and the same key sent with another mutation
-    finds the first one's receipt and is refused as reused."""
-    keys: list[str] = []
-    # graphql-core's resolve info: strawberry's Info does not carry the fragments.
-    fragments = info._raw_info.fragments
-
-    def collect(selections: Any) -> None:
-        for node in selections:
-            if isinstance(node, FieldNode):
-                key = node.alias.value if node.alias else node.name.value
-                if key != "__typename" and key not in keys:
-                    keys.append(key)
-            elif isinstance(node, InlineFragmentNode):
-                collect(node.selection_set.selections)
-            elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
-                collect(fragments[node.name.value].selection_set.selections)
-
-    collect(info.operation.selection_set.selections)
-    key = str(info.path.key)
-    return keys.index(key) if key in keys else 0
-
-
 async def _case(info: Info, mutation: str, command: Command) -> Case:
-    result = await info.context.execute(mutation, _path(info), _position(info), command)
+    result = await info.context.execute(mutation, _path(info), field_position(info), command)
     return Case.from_row(await info.context.require_row(info.context.cases, result))
 
 
 async def _commitment(info: Info, mutation: str, command: Command) -> Commitment:
     # Who may change a cabinet's commitment is the command's to decide (CommandContext's
     # cabinet_scope): asked here, it would cost a read before every write.
-    result = await info.context.execute(mutation, _path(info), _position(info), command)
+    result = await info.context.execute(mutation, _path(info), field_position(info), command)
     return Commitment.from_row(await info.context.require_row(info.context.commitments, result))
 
 
@@ -399,7 +372,7 @@ class Mutation:
         result = await info.context.execute(
             "addTerritory",
             _path(info),
-            _position(info),
+            field_position(info),
             lambda app, ctx: app.add_territory(
                 ctx, name=name, kind=kind, territory_id=_opt(id), parent_id=_opt(parent_id)
             ),
@@ -417,7 +390,7 @@ class Mutation:
         result = await info.context.execute(
             "addAgency",
             _path(info),
-            _position(info),
+            field_position(info),
             lambda app, ctx: app.add_agency(ctx, name=name, level=level, agency_id=_opt(id)),
         )
         return Agency.from_row(await info.context.require_row(info.context.agencies, result))
@@ -433,7 +406,7 @@ class Mutation:
         result = await info.context.execute(
             "addPost",
             _path(info),
-            _position(info),
+            field_position(info),
             lambda app, ctx: app.add_post(
                 ctx, title=title, agency_id=str(agency_id), post_id=_opt(id)
             ),
@@ -451,7 +424,7 @@ class Mutation:
         result = await info.context.execute(
             "appointToPost",
             _path(info),
-            _position(info),
+            field_position(info),
             lambda app, ctx: app.appoint_to_post(
                 ctx,
                 post_id=str(post_id),
@@ -466,7 +439,7 @@ class Mutation:
         result = await info.context.execute(
             "createTable",
             _path(info),
-            _position(info),
+            field_position(info),
             lambda app, ctx: app.create_table(
                 ctx,
                 name=input.name,
@@ -483,7 +456,7 @@ class Mutation:
         result = await info.context.execute(
             "holdAssembly",
             _path(info),
-            _position(info),
+            field_position(info),
             lambda app, ctx: app.hold_assembly(
                 ctx,
                 territory_id=str(input.territory_id),
@@ -500,7 +473,7 @@ class Mutation:
         result = await info.context.execute(
             "holdSession",
             _path(info),
-            _position(info),
+            field_position(info),
             lambda app, ctx: app.hold_session(
                 ctx,
                 table_id=str(input.table_id),

@@ -17,6 +17,7 @@ from strawberry.types import Info
 
 from api import policy
 from api.errors import ApiError
+from api.graphql.idempotency import field_position, scoped_key
 from api.graphql.types import PageInfo, local_time
 from integrations.webhooks.errors import WebhookError
 from integrations.webhooks.store import WebhookStore, fingerprint
@@ -198,7 +199,7 @@ async def _change(
     policy.require_mutation(ctx.caller, mutation)
     store = _store(info)
     path = str(info.path.key)
-    key = f"{ctx.idempotency_key}#{path}" if ctx.idempotency_key else None
+    key = scoped_key(ctx.idempotency_key, field_position(info))
     try:
         async with store.operation(
             ctx.municipality, ctx.caller.actor, key, fingerprint(mutation, params)
