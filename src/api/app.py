@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -12,7 +13,7 @@ import anyio
 import asyncpg
 from anyio import to_thread
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 
@@ -20,12 +21,13 @@ from api import open311
 from api.auth import Authenticator
 from api.availability import DatabaseCheck, install_unavailable_handlers, ping
 from api.callers import AuthenticationFailed, Gatekeeper
+from api.errors import ApiError
 from api.feed import router as feed_router
 from api.graphql.context import TequioContext
 from api.graphql.router import TequioGraphQLRouter
 from api.graphql.schema import build_schema
 from api.language import preferred_language
-from api.limits import install_limits
+from api.limits import error_response, install_limits
 from api.metrics import render as render_metrics
 from api.metrics import render_interpreter, render_query_cache
 from api.metrics import render_webhooks as render_webhook_metrics
@@ -246,8 +248,15 @@ def create_app(
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
-    async def metrics(request: Request) -> str:
+    async def metrics(request: Request) -> Response:
+        if metrics_token is not None and not _bearer_is(request, metrics_token):
+            refused = ApiError("UNAUTHENTICATED", "metrics_token_required")
+            language = preferred_language(request.headers.get("accept-language"))
+            headers = {"WWW-Authenticate": 'Bearer realm="metrics"'}
+            return error_response(refused, language, 401, path="/metrics", headers=headers)
         runtime: Runtime = request.app.state.runtime
         await ping(runtime.pool)  # down: 503 now, not after the library's retries
         statuses = await to_thread.run_sync(_projection_status(runtime, settings))
@@ -255,6 +264,14 @@ def create_app(
         text = render_metrics(statuses) + render_webhook_metrics(counts)
         if runtime.query_cache is not None:
             text += render_query_cache(runtime.query_cache)
-        return text + render_interpreter()
+        return PlainTextResponse(text + render_interpreter())
 
     return app
+
+
+def _bearer_is(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # Compared in constant time: how long a wrong guess took says nothing of the token.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )

@@ -119,6 +119,12 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "The event feed is being rebuilt; try again in a moment.",
         "es": "El flujo de eventos se está reconstruyendo; intente de nuevo en unos momentos.",
     },
+    "metrics_token_required": {
+        "en": "GET /metrics wants the operators' token: 'Authorization: Bearer <token>' "
+        "(TEQUIO_METRICS_TOKEN).",
+        "es": "GET /metrics requiere el token de operación: 'Authorization: Bearer <token>' "
+        "(TEQUIO_METRICS_TOKEN).",
+    },
     "database_unavailable": {
         "en": "The database cannot be reached right now; try again in a moment "
         "(with the same Idempotency-Key, if you sent one).",

@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     webhook_retry_hours: int = Field(default=24, alias="TEQUIO_WEBHOOK_RETRY_HOURS", ge=24, le=168)
     # Delivered deliveries are deleted from the log after this many days.
     webhook_keep_days: int = Field(default=30, alias="TEQUIO_WEBHOOK_KEEP_DAYS", ge=1, le=3650)
+    # When set, GET /metrics wants it as a bearer token (Prometheus' `authorization`).
+    metrics_token: SecretStr | None = Field(default=None, alias="TEQUIO_METRICS_TOKEN")
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not 16 <= len(value.get_secret_value().strip()) <= 500:
+            raise ValueError("must be 16 to 500 characters (a random string)")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import httpx
+from asgi_lifespan import LifespanManager
 from graphql_client import GraphQLClient
+from pydantic import SecretStr
+
+from api.app import create_app
+from cases.clock import FixedClock
+from tequio.settings import Settings
 
 
 async def test_healthz_answers_ok(api: GraphQLClient) -> None:
@@ -45,3 +52,29 @@ async def test_metrics_count_garbage_collections_by_generation(api: GraphQLClien
         assert len(counted) == 1, f"one count for generation {generation}"
         assert int(counted[0].removeprefix(prefix)) >= 0
     assert any(line.startswith("tequio_gc_frozen_objects ") for line in lines)
+
+
+async def test_metrics_want_the_operators_token_when_one_is_set(
+    settings: Settings, clock: FixedClock
+) -> None:
+    token = "prometeo-" + "x" * 20
+    guarded = settings.model_copy(update={"metrics_token": SecretStr(token)})
+    app = create_app(guarded, clock=clock)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tequio.test") as http:
+            for headers in ({}, {"Authorization": "Bearer otro-token-cualquiera-00"}):
+                refused = await http.get(
+                    "/metrics", headers={**headers, "Accept-Language": "es-MX"}
+                )
+                assert refused.status_code == 401
+                assert refused.headers["www-authenticate"].startswith("Bearer")
+                assert refused.json()["code"] == "UNAUTHENTICATED"
+                assert "requiere el token de operación" in refused.json()["title"]
+                assert "tequio_projection_position" not in refused.text
+
+            allowed = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert allowed.status_code == 200
+            assert "tequio_event_store_head" in allowed.text
+            # Liveness and readiness stay open to the orchestrator.
+            assert (await http.get("/healthz")).status_code == 200
