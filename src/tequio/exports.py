@@ -611,7 +611,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             status_ids = decidim.parse_status_map(args.status_map)
         except decidim.OptionError as error:
             return _fail(text(error.key, lang, **error.params))
-    with opened_database("export") as opened:
+    with opened_database("export", lang) as opened:
         if opened is None:
             return 2
         settings, db = opened

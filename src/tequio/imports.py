@@ -735,7 +735,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     parsed = parse_csv(data, args.kind)
     if parsed.fatal:
         return _report(path, parsed.problems, lang)
-    with opened_database("import") as opened:
+    with opened_database("import", lang) as opened:
         if opened is None:
             return 2
         settings, db = opened

@@ -276,6 +276,21 @@ def test_the_example_files_import(
     assert code == 2 and "cannot reach PostgreSQL" in err and "Traceback" not in err
 
 
+def test_an_unreachable_database_is_reported_in_the_operators_language(
+    tequio: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://tequio:x@127.0.0.1:9/tequio")
+    file = str(ROOT / "examples" / "territories.csv")
+    code, _, err = tequio("import", "territories", file, "--lang", "es")
+    assert code == 2 and "no se puede conectar con PostgreSQL (tequio en 127.0.0.1:9)" in err
+    code, _, err = tequio("export", "cases", "--lang", "es")
+    assert code == 2 and "no se puede conectar con PostgreSQL" in err
+
+    monkeypatch.setenv("DATABASE_URL", "mysql://tequio@127.0.0.1/tequio")
+    code, _, err = tequio("export", "cases", "--lang", "es")
+    assert code == 2 and "DATABASE_URL debe empezar con postgresql://" in err
+
+
 # -- export ---------------------------------------------------------------------------------
 
 CASE_COLUMNS = [
