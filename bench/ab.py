@@ -24,7 +24,7 @@ from bench import client, dataset, load, projecting
 from bench.cpu import CpuMeter
 from bench.db import bench_database
 from bench.run import RESULTS, _world_from_read_models
-from bench.server import MUNICIPALITY, SECRET, Server
+from bench.server import CIPHER_KEY, MUNICIPALITY, SECRET, Server
 from tequio.application import build_application, library_env
 from tequio.settings import Settings
 
@@ -36,7 +36,9 @@ REQUESTS: dict[str, Callable[[load.World], Any]] = {
 
 
 def _env(items: list[str] | None) -> dict[str, str]:
-    return dict(item.partition("=")[::2] for item in items or [])
+    return {"TEQUIO_CIPHER_KEY": CIPHER_KEY} | dict(
+        item.partition("=")[::2] for item in items or []
+    )
 
 
 async def _rounds(
@@ -77,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=10_000)
     args = parser.parse_args(argv)
     with bench_database("tequio_bench_ab") as db:
-        settings = Settings(DATABASE_URL=db.info.url(), TEQUIO_SECRET=SecretStr(SECRET))
+        settings = Settings(
+            DATABASE_URL=db.info.url(),
+            TEQUIO_SECRET=SecretStr(SECRET),
+            TEQUIO_CIPHER_KEY=SecretStr(CIPHER_KEY),
+        )
         app = build_application(settings, db.info)
         try:
             summary = dataset.generate(

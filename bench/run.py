@@ -36,7 +36,7 @@ from bench import baselines, client, dataset, load, profiling, projecting
 from bench.cpu import CpuMeter
 from bench.db import BenchDatabase, bench_database, pgbench_insert
 from bench.report import FIGURE_KEYS, evaluate, table
-from bench.server import MUNICIPALITY, SECRET, Server
+from bench.server import CIPHER_KEY, MUNICIPALITY, SECRET, Server
 from projections.registry import PROJECTIONS
 from projections.runtime import rebuild_groups
 from tequio.application import build_application, library_env
@@ -131,7 +131,7 @@ def machine() -> dict[str, Any]:
 
 
 def _server_env(args: argparse.Namespace) -> dict[str, str]:
-    found = {}
+    found = {} if args.no_cipher else {"TEQUIO_CIPHER_KEY": CIPHER_KEY}
     for item in args.server_env or []:
         name, _, value = item.partition("=")
         found[name] = value
@@ -225,13 +225,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "projections_worker": args.projections_worker,
         "worker_groups": _worker_groups(args),
         "idempotency_keys": not args.no_idempotency_keys,
+        "cipher": not args.no_cipher,
     }
     f: dict[str, Any] = dict.fromkeys(FIGURE_KEYS)
     results["figures"] = f
     RESULTS.mkdir(parents=True, exist_ok=True)
     with bench_database(args.database, args.data_dir) as db:
         results["postgres"] = {"embedded": db.embedded, **db.settings_of_server()}
-        settings = Settings(DATABASE_URL=db.info.url(), TEQUIO_SECRET=SecretStr(SECRET))
+        settings = Settings(
+            DATABASE_URL=db.info.url(),
+            TEQUIO_SECRET=SecretStr(SECRET),
+            TEQUIO_CIPHER_KEY=None if args.no_cipher else SecretStr(CIPHER_KEY),
+        )
         env = library_env(settings, db.info)
         url = db.info.url()
 
@@ -507,6 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--profile", choices=PHASES, help="sample the server with py-spy during this phase"
+    )
+    parser.add_argument(
+        "--no-cipher",
+        action="store_true",
+        help="events stored in the clear (production always seals them with "
+        "TEQUIO_CIPHER_KEY; runs before session 9 were made this way)",
     )
     parser.add_argument(
         "--no-idempotency-keys",

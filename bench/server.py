@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import IO, Any
 
 SECRET = "tequio-bench-secret-0123456789abcdef0123456789"
+# Production refuses to start without TEQUIO_CIPHER_KEY, so the bench seals every event
+# too (a fixed key: the bench's database is its own, thrown away).
+CIPHER_KEY = "dGVxdWlvLWJlbmNoLWNpcGhlci1rZXktMzItYnl0ZXM="
 MUNICIPALITY = "iztapalapa"
 
 

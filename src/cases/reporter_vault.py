@@ -21,7 +21,7 @@ from uuid import UUID
 
 from Crypto.Hash import SHA256
 from Crypto.Protocol.KDF import HKDF
-from eventsourcing.cipher import AESCipher
+from eventsourcing.cryptography import AESCipher
 from eventsourcing.utils import Environment
 
 KEYS = "tequio_reporter_keys"

@@ -110,7 +110,7 @@ class ConnectionInfo:
         With ``cipher_key`` every stored event is AES-GCM encrypted by the library;
         writers and projection runners must then share the key."""
         cipher = (
-            {"CIPHER_TOPIC": "eventsourcing.cipher:AESCipher", "CIPHER_KEY": cipher_key}
+            {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": cipher_key}
             if cipher_key
             else {}
         )

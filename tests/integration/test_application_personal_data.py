@@ -7,7 +7,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from eventsourcing.cipher import AESCipher
+from eventsourcing.cryptography import AESCipher
 from pydantic import SecretStr
 
 from cases.application import CommandContext, TequioApplication
@@ -183,3 +183,39 @@ def test_with_the_library_cipher_every_event_is_encrypted_and_still_works(
     assert ciphered_app.reveal_reporter(ctx, case_id=case_id) == CONTACT
     ciphered_app.erase_reporter(ctx, case_id=case_id, reason="ARCO")
     assert ciphered_app.reveal_reporter(ctx, case_id=case_id) is None
+
+
+def test_events_stored_with_the_earlier_pycryptodome_cipher_are_still_read(
+    settings: Settings,
+    db: ConnectionInfo,
+    clock: FixedClock,
+    ctx: CommandContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Until session 9 events were sealed by ``eventsourcing.cipher`` (pycryptodome),
+    # some 20 times slower than ``eventsourcing.cryptography``; both write nonce, tag
+    # and ciphertext in the same layout, so a database written before still reads.
+    import tequio.application
+
+    keyed = settings.model_copy(update={"cipher_key": SecretStr(AESCipher.create_key(32))})
+    earlier = tequio.application.library_env
+
+    def with_the_earlier_cipher(*args: object, **kwargs: object) -> dict[str, str]:
+        env = earlier(*args, **kwargs)  # type: ignore[arg-type]
+        assert env["CIPHER_TOPIC"] == "eventsourcing.cryptography:AESCipher"
+        return env | {"CIPHER_TOPIC": "eventsourcing.cipher:AESCipher"}
+
+    monkeypatch.setattr(tequio.application, "library_env", with_the_earlier_cipher)
+    before = build_application(keyed, db, clock=clock)
+    case_id = a_case(before, ctx)
+    before.close()
+    monkeypatch.undo()
+
+    now = build_application(keyed, db, clock=clock)
+    try:
+        assert b"Tramo oscuro" not in stored_event_bytes(db)
+        assert now.reveal_reporter(ctx, case_id=case_id) == CONTACT
+        more = a_case(now, ctx, title="Bache en Calle 5")
+        assert now.reveal_reporter(ctx, case_id=more) == CONTACT
+    finally:
+        now.close()

@@ -10,7 +10,7 @@ from base64 import b64decode, b64encode
 
 from Crypto.Hash import SHA256
 from Crypto.Protocol.KDF import HKDF
-from eventsourcing.cipher import AESCipher
+from eventsourcing.cryptography import AESCipher
 from eventsourcing.utils import Environment
 
 # Used only when no TEQUIO_CIPHER_KEY is set, which production refuses.
