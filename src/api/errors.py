@@ -115,6 +115,12 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Unknown query parameter '{name}'; the event feed takes {known}.",
         "es": "Parámetro de consulta desconocido '{name}'; el flujo de eventos acepta {known}.",
     },
+    "feed_cursor_beyond_end": {
+        "en": "The cursor '{cursor}' is past the last event: use one the feed gave out "
+        "(a page's Link), or none to start from the beginning.",
+        "es": "El cursor '{cursor}' está más allá del último evento: use uno que haya dado "
+        "el flujo (el Link de una página), o ninguno para empezar desde el principio.",
+    },
     "feed_unavailable": {
         "en": "The event feed is being rebuilt; try again in a moment.",
         "es": "El flujo de eventos se está reconstruyendo; intente de nuevo en unos momentos.",

@@ -31,7 +31,7 @@ from api.language import preferred_language
 from api.limits import error_response
 from api.runtime import Runtime
 from cases.ids import PUBLIC_ID
-from projections.feed.queries import decode_position
+from projections.feed.queries import CursorBeyondEnd, decode_position
 from projections.feed.types import EVENT_TYPES, SUBJECT_KINDS
 
 DEFAULT_LIMIT = 100
@@ -225,6 +225,9 @@ async def events(request: Request) -> Response:
             types=query.types,
             subjects=query.subjects,
         )
+    except CursorBeyondEnd:
+        beyond = _bad("feed_cursor_beyond_end", cursor=request.query_params["after"][:60])
+        return _problem(beyond, language, 400, request)
     except asyncpg.UndefinedTableError:
         # The feed's tables are being dropped and rebuilt (``tequio projections rebuild``).
         unavailable = ApiError("SERVICE_UNAVAILABLE", "feed_unavailable")

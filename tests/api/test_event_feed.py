@@ -32,6 +32,7 @@ from world import (
 from cases.commitment import Commitment
 from cases.forums import Table
 from cases.ids import aggregate_id
+from projections.feed.queries import decode_position, encode_position
 from projections.runtime import ProjectionService, rebuild
 from tequio.application import library_env
 
@@ -364,6 +365,26 @@ async def test_link_header_and_batch_mode_walk_the_same_events(world: World) -> 
     # Past the end: no events, and the cursor stays where it was.
     end = (await feed.page(limit=1000))["cursor"]
     assert await feed.page(after=end) == {"events": [], "cursor": end, "hasMore": False}
+
+
+async def test_a_made_up_cursor_past_the_last_event_is_refused(world: World) -> None:
+    feed = Feed(world)
+    await raise_triaged(world, "Fuga en la toma de agua")
+    await caught_up(world)
+    end = (await feed.page(limit=1000))["cursor"]
+
+    beyond = encode_position(decode_position(end) + 1_000_000)
+    refused = await feed.get(after=beyond, language="es-MX")
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["code"] == "BAD_USER_INPUT"
+    assert refused.json()["title"].startswith("El cursor")
+    assert "más allá del último evento" in refused.json()["title"]
+
+    # A cursor the feed gave out still works, and so does what comes after it.
+    await raise_triaged(world, "Bache frente a la escuela")
+    await caught_up(world)
+    after_end = await feed.page(after=end)
+    assert after_end["events"] and after_end["cursor"] != end
 
 
 async def test_ids_and_events_are_the_same_after_a_rebuild(world: World) -> None:

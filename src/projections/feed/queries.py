@@ -20,6 +20,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from projections.feed.projection import EVENTS
 from projections.pages import Params, decode_cursor, encode_cursor
+from projections.runtime import EVENTS_TABLE
 
 CURSOR_KIND = "feed"
 SPECVERSION = "1.0"
@@ -41,6 +42,11 @@ def decode_position(cursor: str) -> int:
     if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise ValueError(f"bad cursor: {cursor[:60]!r}")
     return int(value)
+
+
+class CursorBeyondEnd(ValueError):
+    """A cursor past the last event ever recorded: no page gave it out. Taken as is, it
+    would make its holder skip every event up to it once they are recorded."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,15 @@ class FeedQueries:
             *p.values,
         )
         found = [r for r in rows if r["position"] is not None]
+        if not found and (not rows or rows[0]["seen"] is None) and after:
+            # Nothing after it yet: only now is a made-up cursor worth a look. It is
+            # checked against the event log, not the feed, whose rows run behind the
+            # cursors it gave out while it is being rebuilt.
+            head = await self._pool.fetchval(
+                f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
+            )
+            if after > head:
+                raise CursorBeyondEnd(after)
         has_more = len(found) > limit
         found = found[:limit]
         if has_more:
