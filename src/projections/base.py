@@ -21,6 +21,9 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
+import os
+import socket
+import weakref
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -209,6 +212,8 @@ class TequioView(PostgresTrackingRecorder):
         """
         pending = Pending() if pipelined else None
         with self.datastore.transaction(commit=True) as curs:
+            if pipelined:
+                roomy_send_buffer(curs.connection)
             with curs.connection.pipeline() if pipelined else nullcontext():
                 with self.joined(curs, last, pending):
                     yield curs
@@ -470,6 +475,30 @@ class _FlushingCursor(Cursor[DictRow]):
 
 # From this many appended rows in a batch (a view's), they go by COPY.
 COPY_MIN_ROWS = 64
+
+
+# Bytes the kernel may buffer for a pipelined batch's connection (Linux caps it at
+# net.core.wmem_max, 4 MiB on most systems; it doubles what is asked, for bookkeeping).
+PIPELINE_SEND_BUFFER = 4 * 1024 * 1024
+_roomy: weakref.WeakSet[Connection[Any]] = weakref.WeakSet()
+
+
+def roomy_send_buffer(connection: Connection[Any]) -> None:
+    """Lets a pipelined batch's statements wait in the socket rather than in the sender.
+
+    A batch's writes go out when its handlers are done, several thousand statements at
+    once; with the socket's usual buffer (it starts at 16 KiB on TCP) the sending thread
+    stops every few statements until PostgreSQL has read them, and then has nothing else
+    to do. With room for the whole batch, it hands them over and goes on with the next
+    read model's handlers while PostgreSQL works (docs/performance.md, step 31)."""
+    if connection in _roomy:
+        return
+    _roomy.add(connection)
+    fd = connection.pgconn.socket
+    # A duplicate descriptor: closing it leaves the connection's own open.
+    with socket.socket(fileno=os.dup(fd)) as sock:
+        if sock.family in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, PIPELINE_SEND_BUFFER)
 
 
 class Pending:

@@ -51,7 +51,13 @@ from psycopg import sql
 from psycopg.rows import DictRow, dict_row
 
 from cases.application import TequioApplication
-from projections.base import Pending, ProjectionEventError, TequioProjection, TequioView
+from projections.base import (
+    Pending,
+    ProjectionEventError,
+    TequioProjection,
+    TequioView,
+    roomy_send_buffer,
+)
 from projections.positions import PROGRESS_CHANNEL, announcement
 from projections.registry import PROJECTIONS, select, tracking_table
 
@@ -1010,6 +1016,7 @@ def _apply_together(parts: Sequence[_Part], *, announce: bool = True) -> None:
         return
     pending = Pending()
     with parts[0].view.datastore.transaction(commit=True) as curs:
+        roomy_send_buffer(curs.connection)
         with curs.connection.pipeline():
             for part in parts:
                 with part.view.joined(curs, part.events[-1][1], pending):
