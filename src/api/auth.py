@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from anyio import to_thread
@@ -57,6 +57,9 @@ class Caller:
     agency_id: str | None = None
     table_ids: frozenset[str] = field(default_factory=frozenset)
     municipality: str | None = None
+    # The token's ``exp`` (seconds since the epoch): a WebSocket opened with it is closed
+    # then. Not part of who the caller is (the response cache keys on that).
+    expires_at: float | None = field(default=None, compare=False)
 
     @property
     def is_public(self) -> bool:
@@ -125,12 +128,22 @@ def decode_token(secret: str, token: str, *, municipality: str) -> Caller:
     if token_municipality != municipality:
         raise InvalidToken("municipality")
     return Caller(
-        subject=str(claims["sub"]),
+        subject=token_subject(claims),
         roles=roles,
         agency_id=claims.get("agency"),
         table_ids=frozenset(claims.get("tables", [])),
         municipality=token_municipality,
+        expires_at=float(claims["exp"]),
     )
+
+
+def token_subject(claims: Mapping[str, Any]) -> str:
+    """The ``sub`` claim: who every event the caller causes names. One that is empty
+    (or only spaces) would name nobody, and read as "public" in the record."""
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject.strip():
+        raise InvalidToken("malformed")
+    return subject
 
 
 class Authenticator:

@@ -18,7 +18,7 @@ from typing import Any
 import jwt
 from jwt import PyJWK, PyJWKClient
 
-from api.auth import Caller, InvalidToken, KeysUnavailable, Role
+from api.auth import Caller, InvalidToken, KeysUnavailable, Role, token_subject
 from tequio.settings import Settings
 
 log = logging.getLogger("tequio.auth")
@@ -164,10 +164,12 @@ def caller_from_claims(claims: Mapping[str, Any], settings: Settings) -> Caller:
     municipality = claim(claims, settings.oidc_municipality_claim) or settings.municipality
     if municipality != settings.municipality:
         raise InvalidToken("municipality")
+    exp = claims.get("exp")
     return Caller(
-        subject=str(claims["sub"]),
+        subject=token_subject(claims),
         roles=roles,
         agency_id=agency or None,
         table_ids=frozenset(_strings(claim(claims, settings.oidc_tables_claim))),
         municipality=municipality,
+        expires_at=float(exp) if isinstance(exp, (int, float)) else None,
     )

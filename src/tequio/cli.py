@@ -142,11 +142,15 @@ def _positive(text: str) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from api.auth import mint_token
 
+    problem = _token_problem(args)
+    if problem:
+        print(f"tequio token: {problem}", file=sys.stderr)
+        return 2
     settings = _settings()
     try:
         token = mint_token(
             settings.secret.get_secret_value(),
-            subject=args.sub,
+            subject=args.sub.strip(),
             roles=args.role,
             municipality=args.municipality or settings.municipality,
             agency_id=args.agency,
@@ -159,11 +163,42 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+# A token's subject goes into every event its holder causes (as an import's --actor).
+MAX_SUBJECT = 200
+MAX_TOKEN_HOURS = 24 * 366
+
+
+def _token_problem(args: argparse.Namespace) -> str | None:
+    """What makes the asked-for token useless or misleading, said before it is made."""
+    from cases.application import CONTROL_CHARACTERS
+
+    subject = args.sub.strip()
+    if not subject or len(subject) > MAX_SUBJECT or CONTROL_CHARACTERS.search(subject):
+        return f"--sub must name who acts: 1 to {MAX_SUBJECT} characters, no control characters"
+    if not 1 <= args.hours <= MAX_TOKEN_HOURS:
+        return f"--hours must be from 1 to {MAX_TOKEN_HOURS}"
+    if "agency_staff" in args.role and not args.agency:
+        return "an agency_staff token needs --agency (the agency whose commitments it updates)"
+    if "cabinet_member" in args.role and not args.table:
+        return "a cabinet_member token needs --table (the cabinets the member sits on)"
+    return None
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from api.graphql.schema import build_schema
 
     print(build_schema().as_str())
     return 0
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 1 to 65535")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the API and the projections")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000, help="1 to 65535 (default 8000)")
     serve.add_argument(
         "--no-projections",
         action="store_true",
@@ -208,7 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a role; repeat for several",
     )
     token.add_argument("--agency", help="the agency an agency_staff token acts for")
-    token.add_argument("--table", action="append", help="a cabinet the member belongs to")
+    token.add_argument(
+        "--table",
+        nargs="+",
+        action="extend",
+        metavar="ID",
+        help="the cabinets the member sits on (--table A B, or --table A --table B)",
+    )
     token.add_argument("--municipality", help="defaults to TEQUIO_MUNICIPALITY")
     token.add_argument("--hours", type=int, default=12, help="lifetime in hours")
     token.set_defaults(func=cmd_token)

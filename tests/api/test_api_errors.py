@@ -111,6 +111,9 @@ async def test_malformed_expired_or_foreign_tokens_get_http_401(world: World) ->
         "expired": mint_token(secret, lifetime_seconds=-60, **claims),
         "wrongly signed": mint_token("a-different-secret-of-enough-length-123", **claims),
         "another municipality": mint_token(secret, **{**claims, "municipality": "tlalpan"}),
+        # Whoever acts with it would be recorded as nobody ("public").
+        "no subject": mint_token(secret, **{**claims, "subject": ""}),
+        "a blank subject": mint_token(secret, **{**claims, "subject": "   "}),
     }
     before = await case_count(api)
     for name, token in bad_tokens.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.testclient import TestClient
@@ -171,3 +172,42 @@ def test_a_refused_token_in_connection_init_closes_the_connection(
                 closed = ws.receive()
                 assert closed["type"] == "websocket.close", closed
                 assert closed["code"] == 4403
+
+
+def test_a_websocket_is_closed_when_its_token_expires(
+    settings: Settings, clock: FixedClock
+) -> None:
+    # The token is checked when the connection starts; a socket kept open must not go on
+    # reading a cabinet's commitments (or writing) as its caller after the token expired.
+    secret = settings.secret.get_secret_value()
+    with TestClient(create_app(settings, clock=clock)) as client:
+        for where in ("connection_init", "upgrade"):
+            short = mint_token(
+                secret,
+                subject="jefe.sector",
+                roles=["cabinet_member"],
+                municipality=settings.municipality,
+                table_ids=["gabinete"],
+                lifetime_seconds=2,
+            )
+            bearer = {"Authorization": f"Bearer {short}"}
+            init, headers = (
+                ({"payload": bearer}, {}) if where == "connection_init" else ({}, bearer)
+            )
+            with client.websocket_connect(
+                "/graphql", subprotocols=["graphql-transport-ws"], headers=headers
+            ) as ws:
+                ws.send_json({"type": "connection_init", **init})
+                assert ws.receive_json()["type"] == "connection_ack"
+                ws.send_json(
+                    {
+                        "id": "tablero",
+                        "type": "subscribe",
+                        "payload": {"query": "subscription { commitmentChanged { id } }"},
+                    }
+                )
+                started = time.monotonic()
+                closed = ws.receive()
+                assert closed["type"] == "websocket.close", closed
+                assert closed["code"] == 4403 and closed["reason"] == "token expired"
+                assert time.monotonic() - started < 10

@@ -87,6 +87,43 @@ def test_token_command_prints_a_token_the_server_accepts() -> None:
     assert caller.subject == "laura" and caller.agency_id == "servicios-urbanos"
 
 
+def test_token_command_takes_several_cabinets_after_one_table_option() -> None:
+    result = tequio(
+        "token",
+        *("--sub", "jefe.sector", "--role", "cabinet_member"),
+        *("--table", "gab-zonal", "gab-general"),
+        env={"TEQUIO_SECRET": DEVELOPMENT_SECRET, "TEQUIO_MUNICIPALITY": "iztapalapa"},
+    )
+    assert result.returncode == 0, result.stderr
+    caller = decode_token(DEVELOPMENT_SECRET, result.stdout.strip(), municipality="iztapalapa")
+    assert caller.table_ids == {"gab-zonal", "gab-general"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (("--sub", "", "--role", "admin"), "--sub must name who acts"),
+        (("--sub", "   ", "--role", "admin"), "--sub must name who acts"),
+        (("--sub", "a\x1bb", "--role", "admin"), "--sub must name who acts"),
+        (("--sub", "laura", "--role", "agency_staff"), "needs --agency"),
+        (("--sub", "jefe", "--role", "cabinet_member"), "needs --table"),
+        (("--sub", "laura", "--role", "admin", "--hours", "0"), "--hours must be from 1"),
+        (("--sub", "laura", "--role", "admin", "--hours", "-5"), "--hours must be from 1"),
+    ],
+)
+def test_token_command_refuses_a_token_that_would_be_useless_or_misleading(
+    arguments: tuple[str, ...], said: str
+) -> None:
+    result = tequio("token", *arguments)
+    assert result.returncode == 2 and said in result.stderr
+    assert result.stdout == ""
+
+
+def test_serve_refuses_a_port_out_of_range() -> None:
+    result = tequio("serve", "--port", "99999")
+    assert result.returncode == 2 and "is not a port" in result.stderr
+
+
 def test_token_command_refuses_an_unknown_role() -> None:
     result = tequio("token", "--sub", "x", "--role", "mayor")
     assert result.returncode == 2

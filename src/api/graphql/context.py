@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
@@ -50,6 +51,8 @@ class TequioContext(BaseContext):
         self.today: date = today(runtime.clock, runtime.settings.zone)
         self.cabinet_scope = policy.cabinet_scope(caller)
         self.response_extensions: dict[str, Any] = {}
+        # A WebSocket's watch of its token's expiry (``api.graphql.router``).
+        self.expiry_watch: asyncio.Task[None] | None = None
 
     def act_as(self, caller: Caller) -> None:
         """Another caller for this context (a WebSocket's ``connection_init`` token):

@@ -21,13 +21,16 @@ or ``BYPASS`` (executed, never kept).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 from typing import Any
 
 from cross_web import HTTPException
 from fastapi.responses import Response
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.requests import Request
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.graphql import OperationType
@@ -55,15 +58,44 @@ def connection_authorization(params: object) -> str | None:
     return None
 
 
+# A closed connection's watcher stops within this many seconds, rather than at expiry.
+EXPIRY_WATCH_SECONDS = 30.0
+
+
+def close_when_expired(context: TequioContext) -> None:
+    """A WebSocket lives as long as its token, not longer: at the token's ``exp`` it is
+    closed (4403, "token expired"), and the client connects again with a fresh one. The
+    token is checked once, when the connection starts; without this, a socket kept
+    open would go on reading and writing as its caller after the token expired."""
+    expires_at = context.caller.expires_at
+    websocket = context.request
+    if expires_at is None or not isinstance(websocket, WebSocket):
+        return
+
+    async def watch() -> None:
+        while (left := expires_at - time.time()) > 0:
+            await asyncio.sleep(min(left, EXPIRY_WATCH_SECONDS))
+            if websocket.client_state is WebSocketState.DISCONNECTED:
+                return
+        with contextlib.suppress(RuntimeError, OSError):
+            await websocket.close(code=4403, reason="token expired")
+
+    # Kept by the context, which lives as long as the connection.
+    context.expiry_watch = asyncio.get_running_loop().create_task(watch())
+
+
 class TequioGraphQLRouter(GraphQLRouter[Any, Any]):
     async def on_ws_connect(self, context: Any) -> Any:
         """graphql-transport-ws: a browser cannot set headers on a WebSocket, so the
         token may come in ``connection_init``'s payload (``{"Authorization": "Bearer
         ..."}``, also under ``headers``). It replaces the upgrade request's caller; a
         token that is refused closes the connection (4403), never runs as the public."""
+        if not isinstance(context, TequioContext):
+            return UNSET
         params = getattr(context, "connection_params", None)
         header = connection_authorization(params)
-        if header is None or not isinstance(context, TequioContext):
+        if header is None:
+            close_when_expired(context)
             return UNSET
         scheme, _, token = header.partition(" ")
         try:
@@ -78,6 +110,7 @@ class TequioGraphQLRouter(GraphQLRouter[Any, Any]):
                 {"code": failed.error.code, "message": failed.error.message(failed.language)}
             ) from None
         context.act_as(caller)
+        close_when_expired(context)
         return UNSET
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
