@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api import open311
 from api.auth import Authenticator
@@ -193,6 +194,8 @@ def create_app(
         TequioGraphQLRouter(
             schema,
             context_getter=graphql_context,
+            # The protocol the README documents; the legacy `graphql-ws` is not served.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             graphql_ide="graphiql" if settings.graphiql else None,
         ),
         prefix="/graphql",

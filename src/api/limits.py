@@ -153,12 +153,18 @@ class RateLimiter:
         Behind a proxy, run uvicorn with ``--proxy-headers`` so the address is the
         client's, not the proxy's."""
         if connection.scope["type"] != "http":
-            return  # a subscription is one connection, not a stream of requests
-        client = connection.client.host if connection.client else "unknown"
-        key = f"subject:{caller.subject}" if caller.subject else f"address:{client}"
-        wait = self.take(key)
+            # A WebSocket's upgrade is not counted: each operation sent over it is
+            # (``operation_wait``).
+            return
+        wait = self.operation_wait(connection, caller)
         if wait is not None:
             raise RateLimited(wait, language, connection.url.path)
+
+    def operation_wait(self, connection: HTTPConnection, caller: Caller) -> float | None:
+        """Counts one operation of this caller, by request or sent over a WebSocket (the
+        same allowance); None if allowed, else the seconds until one would be."""
+        client = connection.client.host if connection.client else "unknown"
+        return self.take(f"subject:{caller.subject}" if caller.subject else f"address:{client}")
 
     def _forget_idle(self, now: float) -> None:
         if len(self._buckets) < MAX_TRACKED_CALLERS:

@@ -59,6 +59,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=args.port,
             log_level=settings.log_level.lower(),
             lifespan="on",
+            # A WebSocket message is held to the same cap as a request body.
+            ws_max_size=settings.max_body_bytes,
         )
         return 0
     return _serve_on_one_database(args, settings, threaded=threaded, child=child)
@@ -103,6 +105,8 @@ def _serve_on_one_database(
                 port=args.port,
                 log_level=settings.log_level.lower(),
                 lifespan="on",
+                # A WebSocket message is held to the same cap as a request body.
+                ws_max_size=settings.max_body_bytes,
             )
             return 0
         os.environ["DATABASE_URL"] = url
@@ -115,6 +119,8 @@ def _serve_on_one_database(
             port=args.port,
             log_level=settings.log_level.lower(),
             lifespan="on",
+            # A WebSocket message is held to the same cap as a request body.
+            ws_max_size=settings.max_body_bytes,
         )
     finally:
         # A second SIGTERM must not cut the clean-up short.

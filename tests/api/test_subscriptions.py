@@ -211,3 +211,39 @@ def test_a_websocket_is_closed_when_its_token_expires(
                 assert closed["type"] == "websocket.close", closed
                 assert closed["code"] == 4403 and closed["reason"] == "token expired"
                 assert time.monotonic() - started < 10
+
+
+def test_operations_over_a_websocket_count_against_the_rate_limit(
+    settings: Settings, clock: FixedClock
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_per_minute": 3})
+    with (
+        TestClient(create_app(limited, clock=clock)) as client,
+        client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        ws.send_json({"type": "connection_init"})
+        assert ws.receive_json()["type"] == "connection_ack"
+        answers = []
+        for n in range(5):
+            ws.send_json(
+                {"id": str(n), "type": "subscribe", "payload": {"query": "{ __typename }"}}
+            )
+            answer = ws.receive_json()
+            if answer["type"] == "next":
+                assert ws.receive_json()["type"] == "complete"
+            answers.append(answer)
+        assert [a["type"] for a in answers] == ["next", "next", "next", "error", "error"]
+        refused = answers[-1]["payload"][0]
+        assert refused["extensions"]["code"] == "RATE_LIMITED"
+        assert refused["extensions"]["retryAfter"] >= 1
+
+
+def test_the_legacy_graphql_ws_protocol_is_not_served(
+    settings: Settings, clock: FixedClock
+) -> None:
+    with (
+        TestClient(create_app(settings, clock=clock)) as client,
+        client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws,
+    ):
+        closed = ws.receive()
+        assert closed["type"] == "websocket.close" and closed["code"] == 4406

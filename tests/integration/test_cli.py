@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -128,3 +129,24 @@ def test_token_command_refuses_an_unknown_role() -> None:
     result = tequio("token", "--sub", "x", "--role", "mayor")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_served_websocket_messages_are_held_to_the_body_cap(tmp_path: Path) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    with serving(tmp_path / "tequio-data", TEQUIO_MAX_BODY_BYTES="65536") as (_, port):
+        url = f"ws://127.0.0.1:{port}/graphql"
+        with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            ws.send(json.dumps({"type": "connection_init"}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+            small = {"query": "{ __typename }"}
+            ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": small}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "next"
+            assert json.loads(ws.recv(timeout=10))["type"] == "complete"
+
+            padded = {"query": "{ __typename }", "variables": {"padding": "x" * 100_000}}
+            ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": padded}))
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from typing import Any
 
@@ -33,6 +34,10 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
@@ -84,7 +89,38 @@ def close_when_expired(context: TequioContext) -> None:
     context.expiry_watch = asyncio.get_running_loop().create_task(watch())
 
 
+class TequioTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """graphql-transport-ws, with each operation sent over the socket counted against the
+    caller's rate limit, as a request over HTTP is (one socket could otherwise run
+    queries and mutations without end). Over the limit, the operation gets the
+    protocol's ``error`` message with ``RATE_LIMITED`` and the socket stays open."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        context = self.context
+        if (
+            self.connection_acknowledged
+            and isinstance(context, TequioContext)
+            and context.gatekeeper is not None
+            and isinstance(context.request, WebSocket)
+        ):
+            wait = context.gatekeeper.limiter.operation_wait(context.request, context.caller)
+            if wait is not None:
+                seconds = max(1, math.ceil(wait))
+                refused = ApiError("RATE_LIMITED", "rate_limited", seconds=seconds)
+                error = GraphQLError(
+                    refused.message(context.language),
+                    extensions={"code": refused.code, "retryAfter": seconds},
+                )
+                await self.send_message(
+                    {"id": message["id"], "type": "error", "payload": [error.formatted]}
+                )
+                return
+        await super().handle_subscribe(message)
+
+
 class TequioGraphQLRouter(GraphQLRouter[Any, Any]):
+    graphql_transport_ws_handler_class = TequioTransportWSHandler
+
     async def on_ws_connect(self, context: Any) -> Any:
         """graphql-transport-ws: a browser cannot set headers on a WebSocket, so the
         token may come in ``connection_init``'s payload (``{"Authorization": "Bearer
