@@ -37,7 +37,17 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Table '{table_id}' is not a security cabinet.",
         "es": "La mesa '{table_id}' no es un gabinete de seguridad.",
     },
-    "page_too_large": {
+    "query_too_costly": {
+        "en": "This query asks for too much at once: about {cost} fields, at most {max}. "
+        "Ask for smaller pages ('first') or fewer nested lists.",
+        "es": "Esta consulta pide demasiado a la vez: unos {cost} campos, como máximo {max}. "
+        "Pida páginas más pequeñas ('first') o menos listas anidadas.",
+    },
+    "since_out_of_range": {
+        "en": "'since' must be between the years 1900 and 9000; got {since}.",
+        "es": "'since' debe estar entre los años 1900 y 9000; se recibió {since}.",
+    },
+    "page_size_out_of_range": {
         "en": "'first' must be between 0 and {max}; got {first}.",
         "es": "'first' debe estar entre 0 y {max}; se recibió {first}.",
     },

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from world import CABINET, MX, World, module_world
+from world import CABINET, MX, ROUTE, TRIAGE, World, module_world
 
 world = module_world()
 
@@ -88,3 +88,51 @@ async def test_a_briefing_size_out_of_range_is_refused_in_the_callers_language(
         error = body["errors"][0]
         assert error["extensions"]["code"] == "BAD_USER_INPUT"
         assert words in error["message"] and str(first) in error["message"]
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+async def test_a_briefing_since_the_ends_of_the_calendar_is_bad_input(
+    world: World, since: str
+) -> None:
+    response = await world.api.post(
+        """query($cabinet: ID!, $since: DateTime!) {
+          cabinetBriefing(cabinetId: $cabinet, since: $since) { newCasesCount } }""",
+        {"cabinet": CABINET, "since": since},
+        token=world.cabinet_member,
+        language="es-MX",
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "'since' debe estar entre los años 1900 y 9000" in error["message"]
+
+
+async def test_a_zonal_briefing_includes_what_was_brought_to_the_cabinet_from_elsewhere(
+    world: World, busy_week: None
+) -> None:
+    # A robbery in Cabeza de Juárez (the other cabinet's zone), brought to this cabinet,
+    # with a patrol agreed there, due in two days: its members must hear of both.
+    before = await briefing(world, None)
+    case = await world.raise_case(
+        "Asalto en la parada del Metro", theme="SAFETY", territory="dt-cabeza"
+    )
+    case = (
+        await world.api.run(
+            TRIAGE,
+            {"id": case["id"], "v": case["version"], "theme": "SAFETY", "priority": "HIGH"},
+            token=world.coordinator,
+        )
+    )["triageCase"]
+    await world.api.run(
+        ROUTE,
+        {"id": case["id"], "v": case["version"], "tables": [CABINET]},
+        token=world.coordinator,
+    )
+    patrol = await world.commit(
+        case["id"], "Patrullaje en la parada", agency="ssc", table=CABINET, due="2026-11-22"
+    )
+
+    after = await briefing(world, None)
+    assert after["newCasesCount"] == before["newCasesCount"] + 1
+    assert case["id"] in [c["id"] for c in after["newCases"]]
+    assert after["dueSoonCount"] == before["dueSoonCount"] + 1
+    assert patrol["id"] in [c["id"] for c in after["dueSoon"]]

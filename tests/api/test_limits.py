@@ -216,6 +216,43 @@ INTROSPECTION = [
 ]
 
 
+# -- cost ------------------------------------------------------------------------------------
+
+# Within the depth, alias and token limits, and yet millions of fields: 500 cases, each
+# with its assembly's cases, their commitments and two timelines.
+NESTED = (
+    "cases(first: 500) { edges { node { assembly { cases { commitments {"
+    " timeline { summary } case { timeline { summary } } } } } } } }"
+)
+HEAVY = "{ " + " ".join(f"a{n}: {NESTED}" for n in range(30)) + " }"
+# The board's biggest page, every field and each commitment's timeline (~40,000 fields).
+BIG_BOARD = """query($n: Int) { commitments(first: $n) { totalCount edges { node {
+  id description dueOn status progress responsible { name level } accountable { name }
+  table { name kind } case { id title status } timeline { at summary actor } } } } }"""
+
+
+async def test_a_query_asking_for_too_much_at_once_is_refused_before_it_runs(
+    settings: Settings, clock: FixedClock
+) -> None:
+    async with serve(settings, clock) as api:
+        for query in (HEAVY, "{ " + NESTED + " }"):
+            message = graphql_refusal(await api.post(query), 200, "BAD_USER_INPUT")
+            assert message.startswith("This query asks for too much at once"), message
+            assert "at most 100000" in message
+        spanish = await api.post(HEAVY, language="es-MX")
+        assert spanish.json()["errors"][0]["message"].startswith(
+            "Esta consulta pide demasiado a la vez"
+        )
+        # A variable counts as what it is: the same page asked for with $n.
+        nested_paged = "query($n: Int) { " + NESTED.replace("first: 500", "first: $n") + " }"
+        refused = await api.post(nested_paged, {"n": 500})
+        graphql_refusal(refused, 200, "BAD_USER_INPUT")
+        assert (await api.run(nested_paged, {"n": 5})) == {"cases": {"edges": []}}
+        # The board's biggest page with every field passes.
+        board = await api.run(BIG_BOARD, {"n": 500})
+        assert board == {"commitments": {"totalCount": 0, "edges": []}}
+
+
 async def test_with_introspection_off_schema_queries_are_forbidden(
     settings: Settings, clock: FixedClock
 ) -> None:

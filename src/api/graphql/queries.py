@@ -34,6 +34,9 @@ from api.graphql.types import (
 )
 
 MAX_PAGE = 500
+# The moments a `since` may name: any real briefing's, far from the calendar's ends.
+EARLIEST = datetime(1900, 1, 1)
+LATEST = datetime(9000, 1, 1)
 DEFAULT_PAGE = 50
 DUE_SOON_DAYS = 3
 AGENDA_DAYS = 7
@@ -44,7 +47,7 @@ def _page_size(first: int | None) -> int:
     if first is None:
         return DEFAULT_PAGE
     if not 0 <= first <= MAX_PAGE:
-        raise ApiError("BAD_USER_INPUT", "page_too_large", max=MAX_PAGE, first=first)
+        raise ApiError("BAD_USER_INPUT", "page_size_out_of_range", max=MAX_PAGE, first=first)
     return first
 
 
@@ -277,24 +280,39 @@ class Query:
             raise ApiError("NOT_FOUND", "no_such_table", table_id=str(cabinet_id))
         if row["kind"] != "SECURITY_CABINET":
             raise ApiError("BAD_USER_INPUT", "not_a_cabinet", table_id=str(cabinet_id))
+        if not EARLIEST <= since.replace(tzinfo=None) <= LATEST:
+            # Clear of the ends of the calendar, where a shift to UTC overflows.
+            raise ApiError("BAD_USER_INPUT", "since_out_of_range", since=since.isoformat())
         if since.tzinfo is None:
             since = since.replace(tzinfo=ctx.runtime.settings.zone)
         zone = [row["territory_id"]] if row["territory_id"] else None
         q = ctx.runtime.queries
+        # A zonal cabinet's zone and what was brought to it wherever it is; a cabinet
+        # without a zone (the general one) briefs on the whole borough.
+        brought = row["id"] if zone else None
         new_cases, new_cases_count = await q.cases.new_cases_counted(
-            ctx.municipality, since=since, territory_ids=zone, themes=["SAFETY"], first=first
+            ctx.municipality,
+            since=since,
+            territory_ids=zone,
+            routed_to=brought,
+            themes=["SAFETY"],
+            first=first,
         )
         due = await q.commitments.due_and_overdue_counted(
             ctx.municipality,
             today=ctx.today,
             within_days=DUE_SOON_DAYS,
-            table_ids=None if zone else [row["id"]],
+            table_ids=[row["id"]],
             territory_ids=zone,
             cabinet_scope=ctx.cabinet_scope,
             first=first,
         )
         spots = await q.cases.hot_spots(
-            ctx.municipality, since=since, under_territory_id=row["territory_id"], theme="SAFETY"
+            ctx.municipality,
+            since=since,
+            under_territory_id=row["territory_id"],
+            routed_to=brought,
+            theme="SAFETY",
         )
         return CabinetBriefing(
             cabinet=Table.from_row(row),

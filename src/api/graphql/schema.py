@@ -22,6 +22,7 @@ from strawberry.tools import merge_types
 
 from api.availability import is_unavailable, unavailable
 from api.errors import ApiError, to_graphql_error
+from api.graphql.cost import QueryCostLimit
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
 from api.graphql.request_messages import in_spanish
@@ -153,6 +154,8 @@ def build_schema(*, introspection: bool = True) -> TequioSchema:
         lambda: AddValidationRules(rules),
         lambda: CachedParser(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        # After the validation cache: only a valid document is estimated.
+        QueryCostLimit,
     ]
     schema = TequioSchema(
         query=RootQuery, mutation=RootMutation, subscription=Subscription, extensions=extensions

@@ -147,7 +147,7 @@ class WebhookSubscription:
         after: str | None = None,
     ) -> WebhookDeliveryConnection:
         if not 0 <= first <= MAX_PAGE:
-            raise ApiError("BAD_USER_INPUT", "page_too_large", max=MAX_PAGE, first=first)
+            raise ApiError("BAD_USER_INPUT", "page_size_out_of_range", max=MAX_PAGE, first=first)
         last_id = None
         if after is not None:
             try:

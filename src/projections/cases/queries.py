@@ -140,17 +140,20 @@ class CaseQueries:
         *,
         since: datetime,
         territory_ids: Sequence[str] | None = None,
+        routed_to: str | None = None,
         themes: Sequence[str] | None = None,
         first: int | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """:meth:`new_cases`, at most ``first`` of them (1 or more) if given, and how many
-        there are in all."""
+        there are in all. With both ``territory_ids`` and ``routed_to`` (a table), a case
+        in those territories or routed to that table."""
         if first is not None and first < 1:
             raise ValueError(f"first must be 1 or more, not {first}")
         p = Params(municipality, since)
         where = ["c.municipality = $1", "c.raised_at >= $2", "c.status <> 'MERGED'"]
-        if territory_ids is not None:
-            where.append(f"c.territory_id IN {within(TERRITORIES, '$1', p(list(territory_ids)))}")
+        scope = _scope(p, territory_ids, routed_to)
+        if scope:
+            where.append(scope)
         if themes is not None:
             where.append(f"c.theme = any({p(list(themes))}::text[])")
         limit = "" if first is None else f" LIMIT {p(first)}"
@@ -171,14 +174,18 @@ class CaseQueries:
         *,
         since: datetime,
         under_territory_id: str | None = None,
+        routed_to: str | None = None,
         theme: str | None = None,
     ) -> list[dict[str, Any]]:
         """``[{territory_id, cases}]``: cases raised since then per neighbourhood (the
-        case's own territory), most first; merged duplicates are not counted."""
+        case's own territory), most first; merged duplicates are not counted. With
+        ``routed_to`` (a table), also the cases routed to it, wherever they are."""
         p = Params(municipality, since)
         where = ["c.municipality = $1", "c.raised_at >= $2", "c.status <> 'MERGED'"]
-        if under_territory_id is not None:
-            where.append(f"c.territory_id IN {within(TERRITORIES, '$1', p([under_territory_id]))}")
+        under = [under_territory_id] if under_territory_id is not None else None
+        scope = _scope(p, under, routed_to)
+        if scope:
+            where.append(scope)
         if theme is not None:
             where.append(f"c.theme = {p(theme)}")
         rows = await self._pool.fetch(
@@ -213,3 +220,13 @@ class CaseQueries:
             *p.values,
         )
         return [dict(r) for r in rows]
+
+
+def _scope(p: Params, territory_ids: Sequence[str] | None, routed_to: str | None) -> str:
+    """Cases in (or under) these territories, or routed to this table: either, or both."""
+    scope = []
+    if territory_ids is not None:
+        scope.append(f"c.territory_id IN {within(TERRITORIES, '$1', p(list(territory_ids)))}")
+    if routed_to is not None:
+        scope.append(f"c.table_ids @> ARRAY[{p(routed_to)}::text]")
+    return f"({' OR '.join(scope)})" if scope else ""
