@@ -63,6 +63,8 @@ MAX_TITLE = 200
 MAX_TEXT = 5000
 MAX_NAME = 200
 MAX_LIST = 100
+# Levels of the territory tree walked up from a territory (it has four or five).
+MAX_TERRITORY_DEPTH = 20
 # Tables whose kind a process remembers (they are few; a bound all the same).
 TABLE_KINDS_REMEMBERED = 10_000
 # Locks that serialise loading one aggregate (see _find), shared by hash.
@@ -758,8 +760,13 @@ class TequioApplication(Application[UUID]):
         assembly_id: str,
     ) -> CommandResult:
         def change(c: Commitment) -> None:
-            self._load(Assembly, ctx, assembly_id)
-            c.validate(assembly_id=assembly_id, actor=ctx.actor)
+            held_on, of_the_community = self._assembly_for(ctx, assembly_id, c)
+            c.validate(
+                assembly_id=assembly_id,
+                held_on=held_on,
+                of_the_community=of_the_community,
+                actor=ctx.actor,
+            )
 
         # Validation is the community's word, recorded by staff: not agency-scoped.
         return self._change_commitment(
@@ -778,8 +785,14 @@ class TequioApplication(Application[UUID]):
         text = _text(reason, "reason", MAX_TEXT)
 
         def change(c: Commitment) -> None:
-            self._load(Assembly, ctx, assembly_id)
-            c.dispute(assembly_id=assembly_id, reason=text, actor=ctx.actor)
+            held_on, of_the_community = self._assembly_for(ctx, assembly_id, c)
+            c.dispute(
+                assembly_id=assembly_id,
+                reason=text,
+                held_on=held_on,
+                of_the_community=of_the_community,
+                actor=ctx.actor,
+            )
 
         return self._change_commitment(
             ctx, "disputeFulfilment", _params(locals()), change, agency_scoped=False
@@ -957,6 +970,30 @@ class TequioApplication(Application[UUID]):
         if expected_version is not None:
             _require_version(aggregate, expected_version)
         return aggregate
+
+    def _assembly_for(
+        self, ctx: CommandContext, assembly_id: str, commitment: Commitment
+    ) -> tuple[date, bool]:
+        """The day ``assembly_id`` was held, and whether it is of the community the
+        commitment's case comes from: held in the case's territory, in one that contains
+        it, or in one within it (a section's assembly on its neighbourhood's case)."""
+        assembly = self._load(Assembly, ctx, assembly_id)
+        case = self._load(Case, ctx, commitment.case_id)
+        held = assembly.territory_id
+        related = held in self._territory_line(ctx, case.territory_id) or (
+            case.territory_id in self._territory_line(ctx, held)
+        )
+        return assembly.held_on, related
+
+    def _territory_line(self, ctx: CommandContext, territory_id: str) -> list[str]:
+        """``territory_id`` and the territories above it, up to the root."""
+        line = [territory_id]
+        while len(line) <= MAX_TERRITORY_DEPTH:
+            territory = self._find(Territory, ctx, line[-1])
+            if territory is None or territory.parent_id is None:
+                break
+            line.append(territory.parent_id)
+        return line
 
     def _require_cabinet_member(self, ctx: CommandContext, commitment: Commitment) -> None:
         """A commitment agreed at a security cabinet is changed only by those who may

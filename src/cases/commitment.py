@@ -22,6 +22,8 @@ CANCELLABLE = frozenset({S.OPEN, S.IN_PROGRESS, S.FULFILLED})
 
 class Commitment(TequioAggregate):
     KIND = "commitment"
+    # v2: knows the day its fulfilment was reported (``fulfilled_on``).
+    class_version = 2
 
     @classmethod
     def make(cls, **kwargs: Any) -> Commitment:
@@ -61,6 +63,13 @@ class Commitment(TequioAggregate):
         self.agreed_on = agreed_on
         self.due_on = due_on
         self.status = S.OPEN
+        self.fulfilled_on: date | None = None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # A snapshot taken before v2 does not know the day of its fulfilment: any
+        # validating assembly's date goes, as for an event that does not say.
+        state.setdefault("fulfilled_on", None)
 
     # -- commands -------------------------------------------------------------
 
@@ -116,13 +125,39 @@ class Commitment(TequioAggregate):
             )
         self._fulfilment_reported(evidence=evidence, reported_on=reported_on, actor=actor)
 
-    def validate(self, *, assembly_id: str, actor: str) -> None:
+    def validate(
+        self, *, assembly_id: str, held_on: date, of_the_community: bool, actor: str
+    ) -> None:
+        """The community's word, given in ``assembly_id``: an assembly held in the case's
+        territory, or one that contains or lies within it (``of_the_community``), on or
+        after the day the work was reported done."""
         self._require_fulfilled("validated")
+        self._require_judged_by(assembly_id, held_on, of_the_community)
         self._validated(assembly_id=assembly_id, actor=actor)
 
-    def dispute(self, *, assembly_id: str, reason: str, actor: str) -> None:
+    def dispute(
+        self,
+        *,
+        assembly_id: str,
+        reason: str,
+        held_on: date,
+        of_the_community: bool,
+        actor: str,
+    ) -> None:
         self._require_fulfilled("disputed")
+        self._require_judged_by(assembly_id, held_on, of_the_community)
         self._disputed(assembly_id=assembly_id, reason=reason, actor=actor)
+
+    def _require_judged_by(self, assembly_id: str, held_on: date, of_the_community: bool) -> None:
+        if not of_the_community:
+            raise RuleViolation("assembly_of_another_community", assembly_id=assembly_id)
+        if self.fulfilled_on is not None and held_on < self.fulfilled_on:
+            raise RuleViolation(
+                "assembly_before_fulfilment",
+                assembly_id=assembly_id,
+                held_on=held_on.isoformat(),
+                fulfilled_on=self.fulfilled_on.isoformat(),
+            )
 
     def cancel(self, *, reason: str, actor: str) -> None:
         self._require(CANCELLABLE, "be cancelled")
@@ -156,6 +191,8 @@ class Commitment(TequioAggregate):
         self, *, evidence: str, actor: str, reported_on: date | None = None
     ) -> None:
         self.status = S.FULFILLED
+        # Events recorded before reportedOn existed do not say: any assembly's date goes.
+        self.fulfilled_on = reported_on
 
     @event("Validated")
     def _validated(self, *, assembly_id: str, actor: str) -> None:
@@ -165,6 +202,7 @@ class Commitment(TequioAggregate):
     def _disputed(self, *, assembly_id: str, reason: str, actor: str) -> None:
         # The community says it is not done: work goes on (scenario, Saturday).
         self.status = S.IN_PROGRESS
+        self.fulfilled_on = None
 
     @event("Cancelled")
     def _cancelled(self, *, reason: str, actor: str) -> None:

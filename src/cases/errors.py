@@ -64,6 +64,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Progress must be a whole percentage from 0 to 100; got {progress}.",
         "es": "El avance debe ser un porcentaje entero de 0 a 100; se recibió {progress}.",
     },
+    "assembly_of_another_community": {
+        "en": "Assembly '{assembly_id}' was held in a territory that is not the case's, "
+        "nor one that contains it or lies within it: another community cannot judge "
+        "this commitment.",
+        "es": "La asamblea '{assembly_id}' se celebró en un territorio que no es el del "
+        "caso, ni uno que lo contenga o que esté dentro de él: otra comunidad no puede "
+        "juzgar este acuerdo.",
+    },
+    "assembly_before_fulfilment": {
+        "en": "Assembly '{assembly_id}' was held on {held_on}, before the work was "
+        "reported done on {fulfilled_on}.",
+        "es": "La asamblea '{assembly_id}' se celebró el {held_on}, antes de que el "
+        "trabajo se reportara cumplido el {fulfilled_on}.",
+    },
     "same_responsible": {
         "en": "The commitment already has that responsible party and post.",
         "es": "El acuerdo ya tiene esa área responsable y ese cargo.",

@@ -39,6 +39,7 @@ class Assembly(TequioAggregate):
         self.municipality = municipality
         self.public_id = public_id
         self.territory_id = territory_id
+        self.held_on = held_on
 
 
 class Table(TequioAggregate):

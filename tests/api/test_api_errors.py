@@ -7,7 +7,16 @@ import json
 from typing import Any
 
 from graphql_client import GraphQLClient
-from world import CABINET, LIGHTING_TABLE, MAKE, RAISE, World, module_world
+from world import (
+    CABINET,
+    FULFIL,
+    HOLD_ASSEMBLY,
+    LIGHTING_TABLE,
+    MAKE,
+    RAISE,
+    World,
+    module_world,
+)
 
 from api.auth import mint_token
 from projections.pages import encode_cursor
@@ -245,6 +254,50 @@ async def test_validating_before_fulfilment_is_refused_with_conflict(world: Worl
     )
     after = await world.commitment(commitment["id"])
     assert (after["status"], after["version"]) == ("OPEN", commitment["version"])
+
+
+async def test_an_assembly_of_another_community_cannot_validate_a_fulfilment(
+    world: World,
+) -> None:
+    case = await world.raise_case("Luminaria fundida frente al mercado")
+    commitment = await world.commit(case["id"], "Cambiar la luminaria")
+    done = (
+        await world.api.run(
+            FULFIL,
+            {"id": commitment["id"], "v": commitment["version"], "evidence": "Foto"},
+            token=world.urbanos,
+        )
+    )["reportFulfilment"]
+    # Cabeza de Juárez is not San Miguel Teotongo, nor above or below it.
+    elsewhere = {
+        "territoryId": "dt-cabeza",
+        "kind": "COMMUNITY_ASSEMBLY",
+        "heldOn": "2026-11-16",
+        "attendance": 30,
+    }
+    assembly = (await world.api.run(HOLD_ASSEMBLY, {"input": elsewhere}, token=world.coordinator))[
+        "holdAssembly"
+    ]["id"]
+    error = await refusal(
+        world.api,
+        """mutation($id: ID!, $v: Int!, $a: ID!) { validateFulfilment(commitmentId: $id,
+          expectedVersion: $v, assemblyId: $a) { id } }""",
+        {"id": done["id"], "v": done["version"], "a": assembly},
+        code="CONFLICT",
+        token=world.coordinator,
+        language="es-MX",
+    )
+    assert "otra comunidad no puede juzgar este acuerdo" in error["message"]
+    after = await world.commitment(commitment["id"])
+    assert (after["status"], after["version"]) == ("FULFILLED", done["version"])
+    # The neighbourhood's own assembly can (the world's, in San Miguel Teotongo).
+    validated = await world.api.run(
+        """mutation($id: ID!, $v: Int!, $a: ID!) { validateFulfilment(commitmentId: $id,
+          expectedVersion: $v, assemblyId: $a) { status } }""",
+        {"id": done["id"], "v": done["version"], "a": world.assembly_id},
+        token=world.coordinator,
+    )
+    assert validated == {"validateFulfilment": {"status": "VALIDATED"}}
 
 
 async def test_commitment_due_before_it_was_agreed_is_refused_and_not_recorded(

@@ -11,6 +11,7 @@ from world import (
     CABINET,
     CANCEL,
     FULFIL,
+    HOLD_ASSEMBLY,
     LIGHTING_TABLE,
     MX,
     PROGRESS,
@@ -126,6 +127,16 @@ async def a_week_of_work(world: World) -> str:
     fence = await world.commit(dump["id"], "Cercar el predio", agency="obras")
 
     clock.set(datetime(2026, 11, 18, 9, 0, tzinfo=MX))
+    # The neighbours meet that evening to judge the week's work.
+    review = {
+        "territoryId": "smt-avisadero",
+        "kind": "COMMUNITY_ASSEMBLY",
+        "heldOn": "2026-11-18",
+        "attendance": 25,
+    }
+    evening = (await api.run(HOLD_ASSEMBLY, {"input": review}, token=world.coordinator))[
+        "holdAssembly"
+    ]["id"]
     await api.run(
         'mutation { appointToPost(postId: "jefatura-alumbrado", officialName: "Laura Gómez")'
         " { id } }",
@@ -139,9 +150,7 @@ async def a_week_of_work(world: World) -> str:
     lamps = (
         await api.run(FULFIL, {"id": lamps["id"], "v": 2, "evidence": "Fotos"}, token=world.urbanos)
     )["reportFulfilment"]
-    await api.run(
-        VALIDATE, {"id": lamps["id"], "v": 3, "a": world.assembly_id}, token=world.coordinator
-    )
+    await api.run(VALIDATE, {"id": lamps["id"], "v": 3, "a": evening}, token=world.coordinator)
     await api.run(
         RESCHEDULE,
         {"id": signs["id"], "v": 1, "due": "2026-12-15", "reason": "Sin material"},
@@ -156,7 +165,7 @@ async def a_week_of_work(world: World) -> str:
     await api.run(
         """mutation($id: ID!, $a: ID!) { disputeFulfilment(commitmentId: $id, expectedVersion: 2,
           assemblyId: $a, reason: "Solo dos noches") { id } }""",
-        {"id": patrols["id"], "a": world.assembly_id},
+        {"id": patrols["id"], "a": evening},
         token=world.coordinator,
     )
     assert removal["status"] == "OPEN"  # due the 17th: overdue by now

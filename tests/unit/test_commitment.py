@@ -12,6 +12,9 @@ from cases.commitment import Commitment
 from cases.errors import RuleViolation
 from cases.values import CommitmentStatus as S
 
+# An assembly of the case's community, held after any fulfilment these tests report.
+JUDGED = {"held_on": date(2099, 1, 1), "of_the_community": True}
+
 ACTOR = "staff:servicios-urbanos:lucia"
 
 
@@ -134,7 +137,7 @@ def test_no_progress_on_a_fulfilled_commitment(commitment: Commitment) -> None:
 
 
 def test_no_progress_on_a_validated_commitment(commitment: Commitment) -> None:
-    fulfilled(commitment).validate(assembly_id="asamblea-sabado", actor=ACTOR)
+    fulfilled(commitment).validate(**JUDGED, assembly_id="asamblea-sabado", actor=ACTOR)
     commitment.collect_events()
     refuse("commitment_not_open", commitment.report_progress, progress=10, note="n", actor=ACTOR)
     assert commitment.status is S.VALIDATED
@@ -234,7 +237,9 @@ def test_fulfilment_cannot_be_reported_twice(commitment: Commitment) -> None:
 
 
 def test_validation_after_fulfilment_report_validates(commitment: Commitment) -> None:
-    fulfilled(commitment).validate(assembly_id="asamblea-sabado", actor="coordinator:rosa")
+    fulfilled(commitment).validate(
+        **JUDGED, assembly_id="asamblea-sabado", actor="coordinator:rosa"
+    )
     assert commitment.status is S.VALIDATED
     assert event_names(commitment) == ["Validated"]
 
@@ -246,19 +251,23 @@ def test_validation_without_fulfilment_report_is_refused(
     if progress_first:
         commitment.report_progress(progress=100, note="done, says the agency", actor=ACTOR)
         commitment.collect_events()
-    error = refuse("validation_needs_fulfilment", commitment.validate, assembly_id="a", actor=ACTOR)
+    error = refuse(
+        "validation_needs_fulfilment", commitment.validate, **JUDGED, assembly_id="a", actor=ACTOR
+    )
     assert error.params["action"] == "validated"
     assert commitment.collect_events() == []
 
 
 def test_validation_cannot_happen_twice(commitment: Commitment) -> None:
-    fulfilled(commitment).validate(assembly_id="a", actor=ACTOR)
-    refuse("validation_needs_fulfilment", commitment.validate, assembly_id="a", actor=ACTOR)
+    fulfilled(commitment).validate(**JUDGED, assembly_id="a", actor=ACTOR)
+    refuse(
+        "validation_needs_fulfilment", commitment.validate, **JUDGED, assembly_id="a", actor=ACTOR
+    )
 
 
 def test_dispute_returns_a_fulfilled_commitment_to_in_progress(commitment: Commitment) -> None:
     fulfilled(commitment).dispute(
-        assembly_id="asamblea-sabado", reason="seen only twice", actor="coordinator:rosa"
+        **JUDGED, assembly_id="asamblea-sabado", reason="seen only twice", actor="coordinator:rosa"
     )
     (disputed,) = commitment.collect_events()
     assert type(disputed).__name__ == "Disputed"
@@ -267,7 +276,7 @@ def test_dispute_returns_a_fulfilled_commitment_to_in_progress(commitment: Commi
 
 
 def test_disputed_commitment_can_be_reported_fulfilled_again(commitment: Commitment) -> None:
-    fulfilled(commitment).dispute(assembly_id="a", reason="r", actor=ACTOR)
+    fulfilled(commitment).dispute(**JUDGED, assembly_id="a", reason="r", actor=ACTOR)
     commitment.report_fulfilment(evidence="new photos", actor=ACTOR)
     assert commitment.status is S.FULFILLED
 
@@ -280,16 +289,26 @@ def test_dispute_without_fulfilment_report_is_refused(
         commitment.report_progress(progress=30, note="n", actor=ACTOR)
         commitment.collect_events()
     error = refuse(
-        "validation_needs_fulfilment", commitment.dispute, assembly_id="a", reason="r", actor=ACTOR
+        "validation_needs_fulfilment",
+        commitment.dispute,
+        **JUDGED,
+        assembly_id="a",
+        reason="r",
+        actor=ACTOR,
     )
     assert error.params["action"] == "disputed"
     assert commitment.collect_events() == []
 
 
 def test_validated_commitment_cannot_be_disputed(commitment: Commitment) -> None:
-    fulfilled(commitment).validate(assembly_id="a", actor=ACTOR)
+    fulfilled(commitment).validate(**JUDGED, assembly_id="a", actor=ACTOR)
     refuse(
-        "validation_needs_fulfilment", commitment.dispute, assembly_id="a", reason="r", actor=ACTOR
+        "validation_needs_fulfilment",
+        commitment.dispute,
+        **JUDGED,
+        assembly_id="a",
+        reason="r",
+        actor=ACTOR,
     )
 
 
@@ -317,7 +336,7 @@ def test_cancel_twice_is_refused(commitment: Commitment) -> None:
 
 
 def test_cancel_after_validation_is_refused(commitment: Commitment) -> None:
-    fulfilled(commitment).validate(assembly_id="a", actor=ACTOR)
+    fulfilled(commitment).validate(**JUDGED, assembly_id="a", actor=ACTOR)
     refuse("commitment_not_open", commitment.cancel, reason="r", actor=ACTOR)
     assert commitment.status is S.VALIDATED
 
@@ -397,9 +416,9 @@ def test_every_event_carries_the_actor_who_caused_it() -> None:
         actor="coordinator:3",
     )
     c.report_fulfilment(evidence="e", actor="staff:4")
-    c.dispute(assembly_id="a", reason="r", actor="coordinator:5")
+    c.dispute(**JUDGED, assembly_id="a", reason="r", actor="coordinator:5")
     c.report_fulfilment(evidence="e2", actor="staff:6")
-    c.validate(assembly_id="a", actor="coordinator:7")
+    c.validate(**JUDGED, assembly_id="a", actor="coordinator:7")
     events = c.collect_events()
     assert [e.actor for e in events] == [  # type: ignore[attr-defined]
         "secretary:ana",
@@ -443,3 +462,59 @@ def test_fulfilment_records_the_day_it_was_reported(commitment: Commitment) -> N
     commitment.report_fulfilment(evidence="foto", reported_on=AGREED_ON, actor="staff")
     (event,) = [e for e in commitment.collect_events() if type(e).__name__ == "FulfilmentReported"]
     assert event.reported_on == AGREED_ON
+
+
+# -- who may judge a fulfilment ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("judgement", ["validate", "dispute"])
+def test_an_assembly_of_another_community_cannot_judge_a_fulfilment(judgement: str) -> None:
+    commitment = fulfilled(new_commitment())
+    extra = {"reason": "No se ve"} if judgement == "dispute" else {}
+    error = refuse(
+        "assembly_of_another_community",
+        getattr(commitment, judgement),
+        assembly_id="asamblea-quetzalcoatl",
+        held_on=date(2099, 1, 1),
+        of_the_community=False,
+        actor=ACTOR,
+        **extra,
+    )
+    assert error.params == {"assembly_id": "asamblea-quetzalcoatl"}
+    assert commitment.status is S.FULFILLED
+    assert commitment.collect_events() == []
+
+
+@pytest.mark.parametrize("judgement", ["validate", "dispute"])
+def test_an_assembly_held_before_the_work_was_reported_done_cannot_judge_it(
+    judgement: str,
+) -> None:
+    commitment = new_commitment()
+    done = AGREED_ON + timedelta(days=3)
+    commitment.report_fulfilment(evidence="fotos", reported_on=done, actor=ACTOR)
+    commitment.collect_events()
+    extra = {"reason": "No se ve"} if judgement == "dispute" else {}
+    judge = getattr(commitment, judgement)
+    error = refuse(
+        "assembly_before_fulfilment",
+        judge,
+        assembly_id="asamblea-anterior",
+        held_on=done - timedelta(days=1),
+        of_the_community=True,
+        actor=ACTOR,
+        **extra,
+    )
+    assert error.params["fulfilled_on"] == done.isoformat()
+    assert commitment.collect_events() == []
+    # The same day will do: the assembly that saw the work finished.
+    judge(assembly_id="asamblea", held_on=done, of_the_community=True, actor=ACTOR, **extra)
+    assert event_names(commitment) == ["Validated" if judgement == "validate" else "Disputed"]
+
+
+def test_a_snapshot_from_before_the_fulfilment_day_was_kept_accepts_any_assembly() -> None:
+    commitment = new_commitment()
+    commitment.report_fulfilment(evidence="fotos", reported_on=AGREED_ON, actor=ACTOR)
+    state = dict(vars(commitment))
+    del state["fulfilled_on"]
+    Commitment.upcast_v1_v2(state)
+    assert state["fulfilled_on"] is None

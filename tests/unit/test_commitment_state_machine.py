@@ -19,6 +19,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from cases.errors import RuleViolation
 from cases.values import CommitmentStatus as S
 
+# An assembly of the case's community, held after any fulfilment these tests report.
+JUDGED = {"held_on": date(2099, 1, 1), "of_the_community": True}
+
 # status -> command -> status after it; a command missing from a row is refused.
 TRANSITIONS: dict[S, dict[str, S]] = {
     S.OPEN: {
@@ -118,12 +121,15 @@ class CommitmentMachine(RuleBasedStateMachine):
 
     @rule()
     def validate(self) -> None:
-        self.attempt("validate", lambda: self.commitment.validate(assembly_id="x", actor="a"))
+        self.attempt(
+            "validate", lambda: self.commitment.validate(**JUDGED, assembly_id="x", actor="a")
+        )
 
     @rule()
     def dispute(self) -> None:
         self.attempt(
-            "dispute", lambda: self.commitment.dispute(assembly_id="x", reason="r", actor="a")
+            "dispute",
+            lambda: self.commitment.dispute(**JUDGED, assembly_id="x", reason="r", actor="a"),
         )
 
     @rule()

@@ -24,6 +24,9 @@ from cases.errors import (
 from cases.forums import Assembly, Table
 from cases.values import CaseStatus, CommitmentStatus, Priority, Theme
 
+# An assembly of the case's community, held after any fulfilment these tests report.
+JUDGED = {"held_on": date(2099, 1, 1), "of_the_community": True}
+
 # The parameters each key is raised with in src/cases (one realistic set per key).
 PARAMS: dict[str, dict[str, object]] = {
     "not_found": {"kind": "commitment", "id": "lamps"},
@@ -42,6 +45,12 @@ PARAMS: dict[str, dict[str, object]] = {
     "reported_before_agreed": {"reported_on": "2026-11-01", "agreed_on": "2026-11-17"},
     "progress_out_of_range": {"progress": 101},
     "same_responsible": {},
+    "assembly_of_another_community": {"assembly_id": "asamblea-quetzalcoatl"},
+    "assembly_before_fulfilment": {
+        "assembly_id": "asamblea-1",
+        "held_on": "2026-11-01",
+        "fulfilled_on": "2026-11-20",
+    },
     "post_not_of_agency": {"post_id": "p", "post_agency": "obras", "agency_id": "ssc"},
     "session_not_of_table": {"session_id": "s-1", "table_id": "mesa-alumbrado"},
     "session_needs_table": {"session_id": "s-1"},
@@ -136,7 +145,7 @@ def _commitment_refusals() -> Iterator[Callable[[], None]]:
         if final in ("FULFILLED", "VALIDATED"):
             c.report_fulfilment(evidence="e", actor="a")
         if final == "VALIDATED":
-            c.validate(assembly_id="x", actor="a")
+            c.validate(**JUDGED, assembly_id="x", actor="a")
         if final == "CANCELLED":
             c.cancel(reason="r", actor="a")
         return c
@@ -157,8 +166,8 @@ def _commitment_refusals() -> Iterator[Callable[[], None]]:
     for final in ("VALIDATED", "CANCELLED"):
         yield lambda f=final: in_state(f).cancel(reason="r", actor="a")
     for final in ("OPEN", "VALIDATED", "CANCELLED"):
-        yield lambda f=final: in_state(f).validate(assembly_id="x", actor="a")
-        yield lambda f=final: in_state(f).dispute(assembly_id="x", reason="r", actor="a")
+        yield lambda f=final: in_state(f).validate(**JUDGED, assembly_id="x", actor="a")
+        yield lambda f=final: in_state(f).dispute(**JUDGED, assembly_id="x", reason="r", actor="a")
     yield lambda: new_commitment().report_progress(progress=101, note="n", actor="a")
     yield lambda: new_commitment().reschedule(due_on=date(2026, 11, 20), reason="r", actor="a")
     yield lambda: new_commitment().reschedule(due_on=date(2026, 11, 1), reason="r", actor="a")
