@@ -168,6 +168,12 @@ async def test_subscription_over_plain_http_is_a_typed_error(
             {"d": "2026-13-01"},
             "La variable '$d' tiene un valor no válido: el valor no puede representar un Date",
         ),
+        (
+            "query($f: CommitmentFilter) { commitments(filter: $f) { totalCount } }",
+            {"f": {"dueBefore": "2026-13-45"}},
+            "La variable '$f' tiene un valor no válido en .dueBefore: el valor no puede"
+            ' representar un Date: "2026-13-45". el mes debe estar entre 1 y 12',
+        ),
         ("{ cases { totalCount ", None, "Error de sintaxis: "),
         (
             "{ cases { edges { node { " + "commitments { case { " * 5 + "id" + " }" * 13 + " }",

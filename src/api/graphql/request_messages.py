@@ -30,6 +30,16 @@ def _rules() -> list[Rule]:
                 + _lower_first(in_spanish(m["rest"]))
             ),
         ),
+        (
+            re.compile(
+                r"^Variable '(?P<v>[^']*)' has invalid value at (?P<at>\S+): (?P<rest>.*)$",
+                re.DOTALL,
+            ),
+            lambda m: (
+                f"La variable '{m['v']}' tiene un valor no válido en {m['at']}: "
+                + _lower_first(in_spanish(m["rest"]))
+            ),
+        ),
         rule(
             rf"^Cannot query field {q.format('f')} on type {q.format('t')}\.$",
             "No se puede consultar el campo '{f}' en el tipo '{t}'.",
@@ -42,9 +52,9 @@ def _rules() -> list[Rule]:
             rf"^Expected a value of non-null type {q.format('t')} to be provided\.$",
             "Falta un valor del tipo no nulo '{t}'.",
         ),
-        rule(
-            r"^Value cannot represent a (?P<t>\w+): (?P<rest>.*)$",
-            "El valor no puede representar un {t}: {rest}",
+        (
+            re.compile(r"^Value cannot represent a (?P<t>\w+): (?P<rest>.*)$", re.DOTALL),
+            lambda m: f"El valor no puede representar un {m['t']}: {_python_reason(m['rest'])}",
         ),
         rule(
             rf"^Argument {q.format('a')} of type {q.format('t')} is required, "
@@ -159,6 +169,24 @@ def in_spanish(message: str) -> str:
         options = options.replace("the enum value ", "el valor ")
         message += f" ¿Quiso decir {options}?"
     return message
+
+
+# Python's own reasons for a date or time it cannot read, as the scalars pass them on.
+PYTHON_REASONS = (
+    (re.compile(r"month must be in 1\.\.12"), "el mes debe estar entre 1 y 12"),
+    (re.compile(r"day is out of range for month"), "el día no existe en ese mes"),
+    (re.compile(r"hour must be in 0\.\.23"), "la hora debe estar entre 0 y 23"),
+    (re.compile(r"minute must be in 0\.\.59"), "el minuto debe estar entre 0 y 59"),
+    (re.compile(r"second must be in 0\.\.59"), "el segundo debe estar entre 0 y 59"),
+    (re.compile(r"Invalid isoformat string"), "no es una fecha ISO 8601"),
+    (re.compile(r"Expected (\d+) digits"), r"se esperaban \1 dígitos"),
+)
+
+
+def _python_reason(text: str) -> str:
+    for pattern, spanish in PYTHON_REASONS:
+        text = pattern.sub(spanish, text)
+    return text
 
 
 def _lower_first(text: str) -> str:
