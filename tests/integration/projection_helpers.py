@@ -259,7 +259,8 @@ def build_week(app: TequioApplication, ctx: CommandContext) -> Week:
             due_on=today - timedelta(days=1), reason="Falta de camión recolector",
         )
     )  # fmt: skip
-    # Friday: lamps reported fulfilled; Saturday: validated. Patrols disputed.
+    # Friday: lamps reported fulfilled; Saturday: the neighbours' assembly validates
+    # them and disputes the patrols.
     track(
         app.report_fulfilment(
             ctx, commitment_id=lamps, expected_version=track.of(lamps),
@@ -267,9 +268,20 @@ def build_week(app: TequioApplication, ctx: CommandContext) -> Week:
         )
     )  # fmt: skip
     track(
+        app.hold_assembly(
+            ctx,
+            assembly_id="asamblea-sabado",
+            territory_id="smt-avisadero",
+            kind=AssemblyKind.COMMUNITY_ASSEMBLY,
+            held_on=today,
+            attendance=41,
+            facilitator=None,
+        )
+    )
+    track(
         app.validate_fulfilment(
             ctx, commitment_id=lamps, expected_version=track.of(lamps),
-            assembly_id="asamblea-lunes",
+            assembly_id="asamblea-sabado",
         )
     )  # fmt: skip
     track(
@@ -287,7 +299,7 @@ def build_week(app: TequioApplication, ctx: CommandContext) -> Week:
     track(
         app.dispute_fulfilment(
             ctx, commitment_id=patrols, expected_version=track.of(patrols),
-            assembly_id="asamblea-lunes", reason="Solo se vio dos veces",
+            assembly_id="asamblea-sabado", reason="Solo se vio dos veces",
         )
     )  # fmt: skip
     track(
