@@ -274,6 +274,19 @@ async def test_with_introspection_off_schema_queries_are_forbidden(
         assert data == {"__typename": "Query", "cases": {"totalCount": 0}}
 
 
+async def test_with_introspection_off_no_error_suggests_the_schemas_names(
+    settings: Settings, clock: FixedClock
+) -> None:
+    typo = "{ cases { totalCont } }"
+    async with serve(settings.model_copy(update={"introspection": True}), clock) as api:
+        open_message = graphql_refusal(await api.post(typo), 200, "BAD_USER_INPUT")
+        assert "Did you mean 'totalCount'?" in open_message
+    async with serve(settings.model_copy(update={"introspection": False}), clock) as api:
+        for language in ("en", "es-MX"):
+            message = (await api.post(typo, language=language)).json()["errors"][0]["message"]
+            assert "totalCount" not in message and "totalCont" in message, message
+
+
 async def test_with_introspection_on_the_schema_can_be_read(
     settings: Settings, clock: FixedClock
 ) -> None:

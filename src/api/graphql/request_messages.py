@@ -154,6 +154,12 @@ TRANSPORT_REASONS = {
 }
 
 
+def without_suggestion(message: str) -> str:
+    """``message`` without graphql-core's " Did you mean ...?" hint."""
+    found = _SUGGESTION.search(message)
+    return message[: found.start()] if found else message
+
+
 def in_spanish(message: str) -> str:
     """``message`` in Spanish when its shape is known; otherwise as it came."""
     suggestion = _SUGGESTION.search(message)

@@ -25,7 +25,7 @@ from api.errors import ApiError, to_graphql_error
 from api.graphql.cost import QueryCostLimit
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
-from api.graphql.request_messages import in_spanish
+from api.graphql.request_messages import in_spanish, without_suggestion
 from api.graphql.subscriptions import Subscription
 from api.graphql.webhooks import WebhookMutation, WebhookQuery
 from cases.errors import TequioError
@@ -49,6 +49,10 @@ class ContractErrors(SchemaExtension):
     only as an internal error: no stack traces or SQL leave the server.
     """
 
+    # With introspection off, graphql-core's "Did you mean ...?" would still spell out
+    # the schema's field, argument and type names, one guess at a time.
+    suggestions = True
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
@@ -67,8 +71,9 @@ class ContractErrors(SchemaExtension):
             # Parse, validation and variable errors: the request itself is malformed.
             extensions = dict(error.extensions or {})
             extensions.setdefault("code", "BAD_USER_INPUT")
+            message = error.message if self.suggestions else without_suggestion(error.message)
             return GraphQLError(
-                in_spanish(error.message) if language == "es" else error.message,
+                in_spanish(message) if language == "es" else message,
                 nodes=error.nodes,
                 source=error.source,
                 positions=error.positions,
@@ -95,6 +100,12 @@ class ContractErrors(SchemaExtension):
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context
         return dict(getattr(context, "response_extensions", {}) or {})
+
+
+class QuietContractErrors(ContractErrors):
+    """:class:`ContractErrors` without the schema's names in "Did you mean" hints."""
+
+    suggestions = False
 
 
 class NoIntrospection(NoSchemaIntrospectionCustomRule):
@@ -148,8 +159,9 @@ def build_schema(*, introspection: bool = True) -> TequioSchema:
     ]
     if not introspection:
         rules.append(NoIntrospection)
+    errors = ContractErrors if introspection else QuietContractErrors
     extensions: list[Any] = [
-        ContractErrors,
+        errors,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: AddValidationRules(rules),
         lambda: CachedParser(maxsize=DOCUMENT_CACHE_SIZE),
