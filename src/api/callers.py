@@ -30,8 +30,15 @@ class Gatekeeper:
     async def caller(self, request: HTTPConnection, language: str) -> Caller:
         """The caller of this request, counted once against its rate limit.
 
-        Raises :class:`AuthenticationFailed` or ``api.limits.RateLimited``."""
-        caller = await self.identify(request, language)
+        Raises :class:`AuthenticationFailed` or ``api.limits.RateLimited``. A refused
+        token counts as a request of the public from that address: guessing tokens is
+        held to the public's allowance."""
+        try:
+            caller = await self.identify(request, language)
+        except AuthenticationFailed as failed:
+            if failed.status_code == 401:
+                self.limiter.charge(request, PUBLIC, language)
+            raise
         self.limiter.charge(request, caller, language)
         return caller
 

@@ -198,6 +198,19 @@ async def test_the_public_is_limited_by_address(settings: Settings, clock: Fixed
         await first.run(CASE_COUNT, token=first.token("rosa.martinez", "coordinator"))
 
 
+async def test_guessing_tokens_is_held_to_the_publics_allowance(
+    settings: Settings, clock: FixedClock
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_per_minute": 2})
+    async with serve(limited, clock, client_address=("203.0.113.9", 5000)) as api:
+        for _ in range(2):
+            graphql_refusal(await api.post(CASE_COUNT, token="adivinado"), 401, "UNAUTHENTICATED")
+        graphql_refusal(await api.post(CASE_COUNT, token="otro-intento"), 429, "RATE_LIMITED")
+        graphql_refusal(await api.post(CASE_COUNT), 429, "RATE_LIMITED")  # the same address
+        # A good token from that address is its own caller, with its own allowance.
+        await api.run(CASE_COUNT, token=api.token("rosa.martinez", "coordinator"))
+
+
 async def test_a_rate_limit_of_zero_turns_the_limit_off(
     settings: Settings, clock: FixedClock
 ) -> None:
