@@ -10,7 +10,7 @@ from starlette.requests import HTTPConnection
 
 from api.auth import PUBLIC, Authenticator, Caller, InvalidToken, KeysUnavailable
 from api.errors import ApiError
-from api.limits import RateLimiter
+from api.limits import RateLimited, RateLimiter
 
 
 class AuthenticationFailed(Exception):
@@ -30,15 +30,8 @@ class Gatekeeper:
     async def caller(self, request: HTTPConnection, language: str) -> Caller:
         """The caller of this request, counted once against its rate limit.
 
-        Raises :class:`AuthenticationFailed` or ``api.limits.RateLimited``. A refused
-        token counts as a request of the public from that address: guessing tokens is
-        held to the public's allowance."""
-        try:
-            caller = await self.identify(request, language)
-        except AuthenticationFailed as failed:
-            if failed.status_code == 401:
-                self.limiter.charge(request, PUBLIC, language)
-            raise
+        Raises :class:`AuthenticationFailed` or ``api.limits.RateLimited``."""
+        caller = await self.identify(request, language)
         self.limiter.charge(request, caller, language)
         return caller
 
@@ -51,10 +44,20 @@ class Gatekeeper:
             raise AuthenticationFailed(
                 ApiError("UNAUTHENTICATED", "invalid_token", reason="scheme"), language
             )
-        return await self.token_caller(token.strip(), language)
+        return await self.token_caller(token.strip(), language, request)
 
-    async def token_caller(self, token: str, language: str) -> Caller:
-        """A caller from a bare token (e.g. Open311's ``api_key``)."""
+    async def token_caller(
+        self, token: str, language: str, connection: HTTPConnection | None = None
+    ) -> Caller:
+        """A caller from a bare token (e.g. Open311's ``api_key``).
+
+        With ``connection``, the tokens refused for its address are counted: past the
+        rate limit's allowance a minute, its tokens are refused unchecked
+        (``RateLimited``) until the allowance comes back, so guessing tokens is slow."""
+        if connection is not None:
+            wait = self.limiter.refusals_wait(connection)
+            if wait is not None:
+                raise RateLimited(wait, language, connection.url.path)
         try:
             return await self.authenticator.authenticate(token)
         except KeysUnavailable:
@@ -62,6 +65,8 @@ class Gatekeeper:
                 ApiError("UNAUTHENTICATED", "identity_provider_unavailable"), language, 503
             ) from None
         except InvalidToken as error:
+            if connection is not None:
+                self.limiter.refused(connection)
             raise AuthenticationFailed(
                 ApiError("UNAUTHENTICATED", "invalid_token", reason=str(error)), language
             ) from None

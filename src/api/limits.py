@@ -106,6 +106,10 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+def _refused_key(connection: HTTPConnection) -> str:
+    return f"refused:{connection.client.host if connection.client else 'unknown'}"
+
+
 class RateLimited(Exception):
     def __init__(self, retry_after: float, language: str, path: str) -> None:
         self.retry_after = max(1, math.ceil(retry_after))
@@ -146,6 +150,22 @@ class RateLimiter:
             bucket.tokens -= 1
             return None
         return (1 - bucket.tokens) / self.rate
+
+    def refusals_wait(self, connection: HTTPConnection) -> float | None:
+        """None while this address may still present tokens, else the seconds until it
+        may: after ``per_minute`` refused tokens a minute, its next tokens are not even
+        checked, so that guessing learns nothing more (a valid token is refused too)."""
+        if self.capacity <= 0:
+            return None
+        bucket = self._buckets.get(_refused_key(connection))
+        if bucket is None:
+            return None
+        tokens = min(self.capacity, bucket.tokens + (self.monotonic() - bucket.updated) * self.rate)
+        return None if tokens >= 1 else (1 - tokens) / self.rate
+
+    def refused(self, connection: HTTPConnection) -> None:
+        """Counts a token refused for a request from this address."""
+        self.take(_refused_key(connection))
 
     def charge(self, connection: HTTPConnection, caller: Caller, language: str) -> None:
         """Counts one request of this caller (its token's subject, or its address when

@@ -477,10 +477,22 @@ class _FlushingCursor(Cursor[DictRow]):
 COPY_MIN_ROWS = 64
 
 
-# Bytes the kernel may buffer for a pipelined batch's connection (Linux caps it at
-# net.core.wmem_max, 4 MiB on most systems; it doubles what is asked, for bookkeeping).
+# Bytes the kernel may buffer for a pipelined batch's connection. Asked for only where
+# the kernel grants that much (``net.core.wmem_max``; stock kernels allow 208 KiB):
+# a fixed buffer turns off TCP's own growth of it, which reaches 4 MiB by default.
 PIPELINE_SEND_BUFFER = 4 * 1024 * 1024
 _roomy: weakref.WeakSet[Connection[Any]] = weakref.WeakSet()
+
+
+def _kernel_allows(size: int) -> bool:
+    try:
+        with open("/proc/sys/net/core/wmem_max") as limit:
+            return int(limit.read().strip()) >= size
+    except (OSError, ValueError):
+        return False
+
+
+_ROOMY_SOCKETS = _kernel_allows(PIPELINE_SEND_BUFFER)
 
 
 def roomy_send_buffer(connection: Connection[Any]) -> None:
@@ -491,7 +503,7 @@ def roomy_send_buffer(connection: Connection[Any]) -> None:
     stops every few statements until PostgreSQL has read them, and then has nothing else
     to do. With room for the whole batch, it hands them over and goes on with the next
     read model's handlers while PostgreSQL works (docs/performance.md, step 31)."""
-    if connection in _roomy:
+    if not _ROOMY_SOCKETS or connection in _roomy:
         return
     _roomy.add(connection)
     fd = connection.pgconn.socket

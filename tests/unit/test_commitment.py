@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 from domain_builders import AGREED_ON, DUE_ON, new_commitment
 from eventsourcing.application import project_aggregate
+from eventsourcing.domain import Snapshot
 
 from cases.commitment import Commitment
 from cases.errors import RuleViolation
@@ -513,8 +514,26 @@ def test_an_assembly_held_before_the_work_was_reported_done_cannot_judge_it(
 
 def test_a_snapshot_from_before_the_fulfilment_day_was_kept_accepts_any_assembly() -> None:
     commitment = new_commitment()
-    commitment.report_fulfilment(evidence="fotos", reported_on=AGREED_ON, actor=ACTOR)
-    state = dict(vars(commitment))
-    del state["fulfilled_on"]
-    Commitment.upcast_v1_v2(state)
-    assert state["fulfilled_on"] is None
+    done = AGREED_ON + timedelta(days=3)
+    commitment.report_fulfilment(evidence="fotos", reported_on=done, actor=ACTOR)
+    commitment.collect_events()
+    taken = Snapshot.take(commitment)
+    # As a v1 snapshot was written: no class version, no fulfilment day.
+    state = {k: v for k, v in taken.state.items() if k not in ("class_version", "fulfilled_on")}
+    v1 = Snapshot(
+        originator_id=taken.originator_id,
+        originator_version=taken.originator_version,
+        timestamp=taken.timestamp,
+        topic=taken.topic,
+        state=state,
+    )
+    restored = v1.mutate(None)
+    assert isinstance(restored, Commitment) and restored.fulfilled_on is None
+    # The day is not known: an assembly held before it is not refused.
+    restored.validate(
+        assembly_id="asamblea",
+        held_on=done - timedelta(days=10),
+        of_the_community=True,
+        actor=ACTOR,
+    )
+    assert event_names(restored) == ["Validated"]

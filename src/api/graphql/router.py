@@ -45,7 +45,7 @@ from api.callers import AuthenticationFailed
 from api.errors import ApiError
 from api.graphql.context import TequioContext
 from api.graphql.request_messages import transport_reason
-from api.limits import error_response
+from api.limits import RateLimited, error_response
 from api.query_cache import BYPASS, HEADER, HIT, MISS, Positions, QueryCache, cacheable_answer
 
 SUBSCRIPTION_OVER_HTTP = "subscriptions are not allowed"
@@ -80,7 +80,7 @@ def close_when_expired(context: TequioContext) -> None:
     async def watch() -> None:
         while (left := expires_at - time.time()) > 0:
             await asyncio.sleep(min(left, EXPIRY_WATCH_SECONDS))
-            if websocket.client_state is WebSocketState.DISCONNECTED:
+            if WebSocketState.DISCONNECTED in (websocket.client_state, websocket.application_state):
                 return
         with contextlib.suppress(RuntimeError, OSError):
             await websocket.close(code=4403, reason="token expired")
@@ -94,6 +94,16 @@ class TequioTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     caller's rate limit, as a request over HTTP is (one socket could otherwise run
     queries and mutations without end). Over the limit, the operation gets the
     protocol's ``error`` message with ``RATE_LIMITED`` and the socket stays open."""
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            # However the connection ended (the client left, or the server closed it for
+            # a bad message), its expiry watch ends with it.
+            watch = getattr(self.context, "expiry_watch", None)
+            if watch is not None:
+                watch.cancel()
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         context = self.context
@@ -140,10 +150,17 @@ class TequioGraphQLRouter(GraphQLRouter[Any, Any]):
                     ApiError("UNAUTHENTICATED", "invalid_token", reason="scheme"),
                     context.language,
                 )
-            caller = await context.gatekeeper.token_caller(token.strip(), context.language)
+            caller = await context.gatekeeper.token_caller(
+                token.strip(), context.language, context.request
+            )
         except AuthenticationFailed as failed:
             raise ConnectionRejectionError(
                 {"code": failed.error.code, "message": failed.error.message(failed.language)}
+            ) from None
+        except RateLimited as limited:
+            refused = ApiError("RATE_LIMITED", "rate_limited", seconds=limited.retry_after)
+            raise ConnectionRejectionError(
+                {"code": refused.code, "message": refused.message(context.language)}
             ) from None
         context.act_as(caller)
         close_when_expired(context)

@@ -314,7 +314,7 @@ async def authenticate(call: Call, fields: dict[str, str]) -> Caller:
         if not api_key:
             raise _refuse(403, "open311_api_key_missing")
         try:
-            caller = await gate.token_caller(api_key, call.language)
+            caller = await gate.token_caller(api_key, call.language, call.request)
         except AuthenticationFailed as failed:
             if failed.status_code == 503:  # the identity provider is unreachable: retry
                 raise Refusal(503, failed.error, headers={"Retry-After": "10"}) from None
