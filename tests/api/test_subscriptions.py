@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 
 from api.app import create_app
 from api.auth import mint_token
+from api.graphql.router import EXPIRY_WATCH
 from cases.clock import FixedClock
 from tequio.settings import Settings
 
@@ -289,3 +291,30 @@ def test_a_refused_upgrade_token_past_the_limit_is_still_a_plain_refusal(
             except WebSocketDenialResponse as denied:
                 outcomes.append(denied.status_code)
         assert outcomes == [401, 429, 429]
+
+
+def test_a_websocket_the_server_closes_leaves_no_expiry_watch_behind(
+    settings: Settings, clock: FixedClock
+) -> None:
+    secret = settings.secret.get_secret_value()
+    token = mint_token(secret, subject="admin", roles=["admin"], municipality=settings.municipality)
+
+    async def watches() -> int:
+        return sum(1 for task in asyncio.all_tasks() if task.get_name() == EXPIRY_WATCH)
+
+    with TestClient(create_app(settings, clock=clock)) as client:
+        for _ in range(3):
+            with client.websocket_connect(
+                "/graphql",
+                subprotocols=["graphql-transport-ws"],
+                headers={"Authorization": f"Bearer {token}"},
+            ) as ws:
+                ws.send_json({"type": "connection_init"})
+                assert ws.receive_json()["type"] == "connection_ack"
+                assert client.portal is not None and client.portal.call(watches) == 1
+                ws.send_json({"type": "no-such-message"})  # the server closes (4400)
+                assert ws.receive()["code"] == 4400
+            deadline = time.monotonic() + 5
+            while client.portal.call(watches) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert client.portal.call(watches) == 0

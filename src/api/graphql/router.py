@@ -65,6 +65,7 @@ def connection_authorization(params: object) -> str | None:
 
 # A closed connection's watcher stops within this many seconds, rather than at expiry.
 EXPIRY_WATCH_SECONDS = 30.0
+EXPIRY_WATCH = "tequio-websocket-expiry-watch"
 
 
 def close_when_expired(context: TequioContext) -> None:
@@ -86,7 +87,7 @@ def close_when_expired(context: TequioContext) -> None:
             await websocket.close(code=4403, reason="token expired")
 
     # Kept by the context, which lives as long as the connection.
-    context.expiry_watch = asyncio.get_running_loop().create_task(watch())
+    context.expiry_watch = asyncio.get_running_loop().create_task(watch(), name=EXPIRY_WATCH)
 
 
 class TequioTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
