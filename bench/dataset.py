@@ -598,14 +598,27 @@ class History:
             if round_ < rounds - 1:
                 reason = rng.choice(DISPUTE_REASONS)
                 if not step(
-                    when, "dispute", assembly_id=assembly_id, reason=reason, actor=FACILITATOR
+                    when,
+                    "dispute",
+                    assembly_id=assembly_id,
+                    reason=reason,
+                    held_on=assembly_day,
+                    of_the_community=True,  # planned in the case's own territory
+                    actor=FACILITATOR,
                 ):
                     return None
                 when = self.later(when, 24, 7 * 24)
                 note = rng.choice(PROGRESS_NOTES)
                 if not step(when, "report_progress", progress=90, note=note, actor=worker):
                     return None
-            elif not step(when, "validate", assembly_id=assembly_id, actor=FACILITATOR):
+            elif not step(
+                when,
+                "validate",
+                assembly_id=assembly_id,
+                held_on=assembly_day,
+                of_the_community=True,
+                actor=FACILITATOR,
+            ):
                 return None
         return when
 
