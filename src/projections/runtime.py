@@ -46,7 +46,7 @@ from eventsourcing.persistence import (
     PersistenceError,
     Tracking,
 )
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, resolve_topic
 from psycopg import sql
 from psycopg.rows import DictRow, dict_row
 
@@ -520,6 +520,9 @@ class ProjectionService:
         self._thread: threading.Thread | None = None
         self._listener: threading.Thread | None = None
         self._runners: dict[str, _Runner] = {}
+        # Which topics the active read models handle, per set of them (the same most
+        # of the time).
+        self._topic_filters: dict[tuple[str, ...], Callable[[str], bool]] = {}
         self._monitor: _Monitor | None = None
         self._started = False
 
@@ -627,9 +630,7 @@ class ProjectionService:
         )
         if not notifications:
             return 0
-        events = [
-            (app.mapper.to_domain_event(n), Tracking(APPLICATION_NAME, n.id)) for n in notifications
-        ]
+        events = decoded(app, notifications, self._wanted(active))
         todo = [(r, pending) for r in active if (pending := r.pending(events))]
         try:
             _apply_together([r.part(pending) for r, pending in todo])
@@ -644,6 +645,16 @@ class ProjectionService:
                 except Exception as failure:
                     runner.failed(failure, time.monotonic())
         return len(notifications)
+
+    def _wanted(self, active: Sequence[_Runner]) -> Callable[[str], bool]:
+        names = tuple(r.name for r in active)
+        wanted = self._topic_filters.get(names)
+        if wanted is None:
+            projections = [r.projection for r in active if r.projection is not None]
+            wanted = topic_filter(projections)
+            if len(projections) == len(active):
+                self._topic_filters[names] = wanted
+        return wanted
 
     def _beat(self, app: TequioApplication | None, runners: Sequence[_Runner]) -> None:
         head = (app.recorder.max_notification_id() or 0) if app is not None else None
@@ -830,6 +841,7 @@ def _rebuild(
                 views[n] = make_view(n, small)
                 views[n].drop_secondary_indexes()
                 projections[n] = PROJECTIONS[n][0](views[n])
+            wanted = topic_filter(list(projections.values()))
             head = app.recorder.max_notification_id() or 0
             row = conn.execute(
                 f"SELECT count(*) AS n FROM {EVENTS_TABLE} WHERE notification_id <= %s", (head,)
@@ -845,10 +857,7 @@ def _rebuild(
                 )
                 if not notifications:
                     break
-                events = [
-                    (app.mapper.to_domain_event(n), Tracking(APPLICATION_NAME, n.id))
-                    for n in notifications
-                ]
+                events = decoded(app, notifications, wanted)
                 try:
                     _apply_together(
                         [_Part(n, views[n], projections[n], events) for n in names],
@@ -998,6 +1007,48 @@ def _apply_batch(
             projection.process_event(domain_event, tracking)
         if announce is not None:
             _announce(curs, [announce], events[-1][1].notification_id)
+
+
+class Unread:
+    """An event that no read model of the batch handles, left undecoded: only its
+    position counts (idempotency receipts are a fifth of a busy log's events)."""
+
+    __slots__ = ("topic",)
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+
+def topic_filter(projections: Sequence[TequioProjection[Any]]) -> Callable[[str], bool]:
+    """Whether any of ``projections`` handles the events of a topic (asked once per topic)."""
+    known: dict[str, bool] = {}
+
+    def wanted(topic: str) -> bool:
+        answer = known.get(topic)
+        if answer is None:
+            try:
+                event_class = resolve_topic(topic)
+            except Exception:
+                answer = True  # decoding will say what is wrong with it
+            else:
+                answer = any(p.handles(event_class) for p in projections)
+            known[topic] = answer
+        return answer
+
+    return wanted
+
+
+def decoded(
+    app: TequioApplication, notifications: Sequence[Notification], wanted: Callable[[str], bool]
+) -> list[tuple[Any, Tracking]]:
+    """The batch's events with their positions; those no read model wants stay unread."""
+    return [
+        (
+            app.mapper.to_domain_event(n) if wanted(n.topic) else Unread(n.topic),
+            Tracking(APPLICATION_NAME, n.id),
+        )
+        for n in notifications
+    ]
 
 
 class _Part(NamedTuple):

@@ -92,6 +92,9 @@ class FeedProjection(TequioProjection[FeedView]):
         # (municipality, session id) -> the session was a cabinet's
         self._cabinet_sessions: dict[tuple[str, str], bool] = {}
 
+    def handles(self, event_class: type) -> bool:
+        return event_class in EVENT_KINDS
+
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         e: Any = domain_event
@@ -217,7 +220,7 @@ class FeedProjection(TequioProjection[FeedView]):
     def _data(
         self, curs: Cursor[DictRow], municipality: str, event_name: str, e: Any
     ) -> dict[str, Any]:
-        data = {k: v for k, v in event_fields(e).items() if k not in NOT_DATA}
+        data = event_fields(e, NOT_DATA)
         if event_name in FACT_ONLY:
             return {"actor": data.get("actor")}
         if event_name == "Routed":

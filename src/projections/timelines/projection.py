@@ -79,7 +79,7 @@ FACT_ONLY = frozenset({"ReporterErased"})
 def _data(e: Any) -> Any:
     if type(e).__name__ in FACT_ONLY:
         return jsonb({})
-    return jsonb({k: v for k, v in event_fields(e).items() if k not in NOT_DATA})
+    return jsonb(event_fields(e, NOT_DATA))
 
 
 class TimelinesProjection(TequioProjection[TimelinesView]):
