@@ -45,6 +45,7 @@ from cases.receipts import IdempotencyReceipt
 from cases.reporter_vault import ReporterVault
 from cases.schema_lock import schema_lock
 from cases.values import (
+    BUSINESS_DATES,
     AssemblyKind,
     GovernmentLevel,
     Priority,
@@ -143,6 +144,7 @@ class TequioApplication(Application[UUID]):
     def _not_after_today(self, value: date, field: str) -> None:
         """What already happened (a session, an agreement, a fulfilment) has a date
         that is not yet to come: a future one is a typo that would skew the figures."""
+        _business_date(value, field)
         today = self.today()
         if value > today:
             raise BadInputError(
@@ -619,6 +621,8 @@ class TequioApplication(Application[UUID]):
         if agreed_on is not None:
             self._not_after_today(agreed_on, "agreedOn")
 
+        _business_date(due_on, "dueOn")
+
         def decide() -> _Outcome:
             case = self._load(Case, ctx, case_id)
             self._load(Agency, ctx, responsible_agency_id)
@@ -689,6 +693,7 @@ class TequioApplication(Application[UUID]):
         reason: str,
     ) -> CommandResult:
         text = _text(reason, "reason", MAX_TEXT)
+        _business_date(due_on, "dueOn")
         return self._change_commitment(
             ctx,
             "rescheduleCommitment",
@@ -1085,6 +1090,22 @@ def _receipt_public_id(ctx: CommandContext) -> str:
 def _given_or_new(value: str | None, field: str) -> str:
     return new_public_id() if value is None else check_public_id(value, field)
 
+
+
+def _business_date(value: date, field: str) -> None:
+    """A date of the municipality's business (agreed, due, done, held) lies in
+    ``BUSINESS_DATES``: a slip such as 0026 or 20260 would otherwise show a commitment
+    739,940 days overdue at the top of every board (and before 1922, Mexico City's
+    offset had seconds, which no integrator's datetime parser reads)."""
+    first, last = BUSINESS_DATES
+    if not first <= value <= last:
+        raise BadInputError(
+            "date_out_of_range",
+            field=field,
+            date=value.isoformat(),
+            first=first.isoformat(),
+            last=last.isoformat(),
+        )
 
 def _text(value: str, field: str, max_length: int) -> str:
     stripped = value.strip()

@@ -12,7 +12,7 @@ from typing import Any
 from eventsourcing.domain import event
 
 from cases.base import TequioAggregate
-from cases.errors import RuleViolation
+from cases.errors import BadInputError, RuleViolation
 from cases.values import CommitmentStatus
 
 S = CommitmentStatus
@@ -77,7 +77,8 @@ class Commitment(TequioAggregate):
         self._require(ACTIVE, "report progress")
         # A whole percentage: bool is an int subclass, and 40.5 is not whole.
         if isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100:
-            raise RuleViolation("progress_out_of_range", progress=progress)
+            # Outside the contract's range for the argument: bad input, not a rule.
+            raise BadInputError("progress_out_of_range", progress=progress)
         self._progress_reported(progress=progress, note=note, actor=actor)
 
     def reschedule(self, *, due_on: date, reason: str, actor: str) -> None:

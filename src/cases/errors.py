@@ -91,6 +91,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "'{field}' is not an e-mail address (name@domain).",
         "es": "'{field}' no es una dirección de correo electrónico (nombre@dominio).",
     },
+    "date_out_of_range": {
+        "en": "'{field}' must be a date from {first} to {last}; got {date}.",
+        "es": "'{field}' debe ser una fecha del {first} al {last}; se recibió {date}.",
+    },
     "date_in_the_future": {
         "en": "'{field}' cannot be after today ({today}); got {date}.",
         "es": "'{field}' no puede ser posterior a hoy ({today}); se recibió {date}.",

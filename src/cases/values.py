@@ -8,6 +8,10 @@ from typing import Any
 
 from eventsourcing.persistence import Transcoder, Transcoding
 
+# The dates of the municipality's business: when something was agreed, is due, was
+# done or was held.
+BUSINESS_DATES = (date(2000, 1, 1), date(2099, 12, 31))
+
 
 class Theme(Enum):
     PARTICIPATION = "PARTICIPATION"

@@ -14,6 +14,7 @@ from world import (
     LIGHTING_TABLE,
     MAKE,
     RAISE,
+    RESCHEDULE,
     World,
     module_world,
 )
@@ -333,8 +334,8 @@ async def test_blank_title_is_bad_user_input(world: World) -> None:
     assert await case_count(world.api) == before
 
 
-async def test_progress_outside_0_to_100_is_refused_by_the_domain(world: World) -> None:
-    # The domain raises RuleViolation("progress_out_of_range"): the contract's CONFLICT.
+async def test_progress_outside_0_to_100_is_bad_user_input(world: World) -> None:
+    # The contract's range for the argument: bad input, not a rule of the commitment.
     case = await world.raise_case("Alumbrado en el deportivo")
     commitment = await world.commit(case["id"], "Cambiar 20 lámparas")
     for progress in (150, -1):
@@ -343,12 +344,72 @@ async def test_progress_outside_0_to_100_is_refused_by_the_domain(world: World) 
             """mutation($id: ID!, $p: Int!) { reportProgress(commitmentId: $id,
               expectedVersion: 1, progress: $p, note: "Demasiado") { id } }""",
             {"id": commitment["id"], "p": progress},
-            code="CONFLICT",
+            code="BAD_USER_INPUT",
             token=world.urbanos,
         )
         assert f"got {progress}" in error["message"]
     after = await world.commitment(commitment["id"])
     assert (after["progress"], after["version"], after["status"]) == (0, 1, "OPEN")
+
+
+async def test_a_due_date_outside_the_business_years_is_refused_and_nothing_is_made(
+    world: World,
+) -> None:
+    case = await world.raise_case("Bache en la calzada")
+    before = (await world.case(case["id"]))["version"]
+    for due in ("0001-01-02", "1900-01-02", "9999-12-31"):
+        error = await refusal(
+            world.api,
+            MAKE,
+            {
+                "input": {
+                    "caseId": case["id"],
+                    "responsibleAgencyId": "servicios-urbanos",
+                    "description": "Tapar el bache",
+                    "dueOn": due,
+                    "tableId": LIGHTING_TABLE,
+                }
+            },
+            code="BAD_USER_INPUT",
+            token=world.secretary,
+            language="es-MX",
+        )
+        assert error["message"] == (
+            f"'dueOn' debe ser una fecha del 2000-01-01 al 2099-12-31; se recibió {due}."
+        )
+    assert (await world.case(case["id"]))["version"] == before
+
+
+async def test_a_reschedule_to_a_far_year_is_refused_and_the_due_date_stays(world: World) -> None:
+    case = await world.raise_case("Coladera tapada")
+    commitment = await world.commit(case["id"], "Desazolvar la coladera")
+    await refusal(
+        world.api,
+        RESCHEDULE,
+        {"id": commitment["id"], "v": 1, "due": "9999-12-31", "reason": "Sin fecha"},
+        code="BAD_USER_INPUT",
+        token=world.urbanos,
+    )
+    after = await world.commitment(commitment["id"])
+    assert (after["dueOn"], after["version"]) == (commitment["dueOn"], 1)
+
+
+async def test_an_assembly_held_before_the_business_years_is_refused(world: World) -> None:
+    error = await refusal(
+        world.api,
+        HOLD_ASSEMBLY,
+        {
+            "input": {
+                "territoryId": "smt-mercado",
+                "kind": "COMMUNITY_ASSEMBLY",
+                "heldOn": "1900-01-01",
+                "attendance": 30,
+            }
+        },
+        code="BAD_USER_INPUT",
+        token=world.coordinator,
+    )
+    assert "'heldOn' must be a date from 2000-01-01 to 2099-12-31" in error["message"]
 
 
 async def test_an_expected_version_below_1_is_bad_input_not_a_conflict(world: World) -> None:

@@ -10,7 +10,7 @@ from eventsourcing.application import project_aggregate
 from eventsourcing.domain import Snapshot
 
 from cases.commitment import Commitment
-from cases.errors import RuleViolation
+from cases.errors import BadInputError, RuleViolation, TequioError
 from cases.values import CommitmentStatus as S
 
 # An assembly of the case's community, held after any fulfilment these tests report.
@@ -29,8 +29,9 @@ def fulfilled(commitment: Commitment) -> Commitment:
     return commitment
 
 
-def refuse(key: str, action, *args, **kwargs) -> RuleViolation:  # type: ignore[no-untyped-def]
-    with pytest.raises(RuleViolation) as info:
+def refuse(key: str, action, *args, **kwargs) -> TequioError:  # type: ignore[no-untyped-def]
+    # Refused as bad input (BadInputError) or by a rule (RuleViolation).
+    with pytest.raises((RuleViolation, BadInputError)) as info:
         action(*args, **kwargs)
     assert info.value.key == key
     return info.value

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from cases.errors import RuleViolation
+from cases.errors import BadInputError, RuleViolation
 from cases.values import CommitmentStatus as S
 
 # An assembly of the case's community, held after any fulfilment these tests report.
@@ -67,7 +67,7 @@ class CommitmentMachine(RuleBasedStateMachine):
         if expected is None:
             try:
                 call()
-            except RuleViolation:
+            except (RuleViolation, BadInputError):
                 pass
             else:
                 raise AssertionError(f"{command} accepted in {self.status.value}")

@@ -57,6 +57,12 @@ PARAMS: dict[str, dict[str, object]] = {
     "bad_email": {"field": "reporter.email"},
     "bad_expected_version": {"expected": -5},
     "date_in_the_future": {"field": "heldOn", "date": "2027-01-01", "today": "2026-11-21"},
+    "date_out_of_range": {
+        "field": "dueOn",
+        "date": "0001-01-02",
+        "first": "2000-01-01",
+        "last": "2099-12-31",
+    },
     "case_not_committable": {"status": "CLOSED"},
     "case_transition": {"status": "MERGED", "action": "triaged"},
     "case_not_triaged": {},
@@ -106,7 +112,7 @@ def test_other_languages_fall_back_to_english(language: str) -> None:
 
 
 def test_the_exception_text_is_the_english_message() -> None:
-    error = RuleViolation("progress_out_of_range", progress=120)
+    error = BadInputError("progress_out_of_range", progress=120)
     assert str(error) == "Progress must be a whole percentage from 0 to 100; got 120."
 
 
