@@ -302,8 +302,10 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "es": "Se pueden solicitar como máximo {max} valores de service_request_id a la vez.",
     },
     "open311_form": {
-        "en": "Send the request as application/x-www-form-urlencoded, in UTF-8.",
-        "es": "Envíe la solicitud como application/x-www-form-urlencoded, en UTF-8.",
+        "en": "Send the request as application/x-www-form-urlencoded, in UTF-8 (or in "
+        "the charset its Content-Type names).",
+        "es": "Envíe la solicitud como application/x-www-form-urlencoded, en UTF-8 (o en "
+        "el charset que indique su Content-Type).",
     },
 }
 

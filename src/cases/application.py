@@ -1091,7 +1091,6 @@ def _given_or_new(value: str | None, field: str) -> str:
     return new_public_id() if value is None else check_public_id(value, field)
 
 
-
 def _business_date(value: date, field: str) -> None:
     """A date of the municipality's business (agreed, due, done, held) lies in
     ``BUSINESS_DATES``: a slip such as 0026 or 20260 would otherwise show a commitment
@@ -1106,6 +1105,7 @@ def _business_date(value: date, field: str) -> None:
             first=first.isoformat(),
             last=last.isoformat(),
         )
+
 
 def _text(value: str, field: str, max_length: int) -> str:
     stripped = value.strip()

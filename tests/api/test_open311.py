@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -565,6 +566,43 @@ async def test_a_refused_post_is_the_specs_error_and_changes_nothing(
     response = await open311_post(world, **fields)
     assert words in json_error(response, status)
     assert await case_count(world) == before
+
+
+async def test_a_body_that_is_not_utf8_is_refused_rather_than_stored_garbled(
+    world: World,
+) -> None:
+    before = await case_count(world)
+    body = urlencode(a_request(world, description="Fuga en la calle Peña"), encoding="latin-1")
+
+    response = await world.api.http.post(
+        f"{V2}/requests.json",
+        content=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept-Language": "en",
+        },
+    )
+
+    assert "UTF-8" in json_error(response, 400)
+    assert await case_count(world) == before
+
+
+async def test_a_body_in_the_charset_its_content_type_names_is_read_in_it(world: World) -> None:
+    fields = a_request(world, description="Fuga en la calle Peña", first_name="Lucía")
+    response = await world.api.http.post(
+        f"{V2}/requests.json",
+        content=urlencode(fields, encoding="latin-1"),
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=ISO-8859-1"},
+    )
+
+    (created,) = json_of(response)
+    case = (
+        await world.api.run(
+            STAFF_VIEW, {"id": created["service_request_id"]}, token=world.coordinator
+        )
+    )["case"]
+    assert case["title"] == "Fuga en la calle Peña"
+    assert case["reporter"]["name"].startswith("Lucía ")
 
 
 async def test_refusals_read_in_spanish_and_in_xml(world: World) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 
 from bench.dataset import generate
+from projection_helpers import MUNICIPALITY
 
 from cases.application import TequioApplication
-from conftest import MUNICIPALITY
 
 
 def test_the_simulated_history_reaches_the_assemblys_word_on_fulfilled_work(

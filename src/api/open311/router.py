@@ -490,17 +490,34 @@ async def _form(request: Request) -> dict[str, str]:
     if body:
         if not content_type.lower().startswith("application/x-www-form-urlencoded"):
             raise _refuse(400, "open311_form")
+        charset = _charset(content_type)
         try:
+            # Strict: text that is not in the charset is refused, never stored garbled
+            # (parse_qsl would put U+FFFD in place of each byte it cannot read).
             pairs += parse_qsl(
-                body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+                body.decode(charset),
+                keep_blank_values=True,
+                max_num_fields=MAX_FORM_FIELDS,
+                encoding=charset,
+                errors="strict",
             )
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, LookupError):
             raise _refuse(400, "open311_form") from None
     fields: dict[str, str] = {}
     for name, value in pairs:
         if value.strip():
             fields[name] = value.strip()
     return fields
+
+
+def _charset(content_type: str) -> str:
+    """The ``charset`` the Content-Type names (a legacy client may send ISO-8859-1),
+    else UTF-8."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"') or "utf-8"
+    return "utf-8"
 
 
 def _location(fields: dict[str, str]) -> dict[str, Any] | None:
