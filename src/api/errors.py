@@ -43,6 +43,10 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "es": "Esta consulta pide demasiado a la vez: unos {cost} campos, como máximo {max}. "
         "Pida páginas más pequeñas ('first') o menos listas anidadas.",
     },
+    "operation_name_required": {
+        "en": "The document holds {count} operations: say which one to run ('operationName').",
+        "es": "El documento tiene {count} operaciones: indique cuál ejecutar ('operationName').",
+    },
     "since_out_of_range": {
         "en": "'since' must be between the years 1900 and 9000; got {since}.",
         "es": "'since' debe estar entre los años 1900 y 9000; se recibió {since}.",

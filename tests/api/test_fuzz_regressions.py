@@ -174,7 +174,16 @@ async def test_subscription_over_plain_http_is_a_typed_error(
             "La variable '$f' tiene un valor no válido en .dueBefore: el valor no puede"
             ' representar un Date: "2026-13-45". el mes debe estar entre 1 y 12',
         ),
-        ("{ cases { totalCount ", None, "Error de sintaxis: "),
+        (
+            "{ cases { totalCount ",
+            None,
+            "Error de sintaxis: se esperaba un nombre y se encontró el fin del documento.",
+        ),
+        (
+            "query($v: Int!) { commitment(id: \"x\") { id } cases(first: $v) { totalCount } }",
+            {"v": 2**40},
+            "no puede representar un valor fuera de los enteros de 32 bits: 1099511627776",
+        ),
         (
             "{ cases { edges { node { " + "commitments { case { " * 5 + "id" + " }" * 13 + " }",
             None,
@@ -189,6 +198,35 @@ async def test_a_malformed_request_is_refused_in_spanish_when_asked(
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert spanish in error["message"], error["message"]
+
+
+async def test_several_operations_without_operation_name_are_refused_not_the_first_run(
+    api: GraphQLClient,
+) -> None:
+    document = "query A { agencies { id } } query B { territories { id } }"
+    response = await api.post(document, None, language="es-MX")
+
+    body = response.json()
+    assert body.get("data") is None
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"] == (
+        "El documento tiene 2 operaciones: indique cuál ejecutar ('operationName')."
+    )
+
+
+async def test_an_operation_name_not_in_the_document_is_named_once_in_spanish(
+    graphql_router: httpx.AsyncClient,
+) -> None:
+    response = await graphql_router.post(
+        "/graphql",
+        json={"query": "query A { agencies { id } }", "operationName": "Z"},
+        headers={"Accept-Language": "es-MX"},
+    )
+    assert response.json()["errors"][0]["message"] == (
+        "La solicitud GraphQL no puede ejecutarse: el documento no tiene ninguna operación"
+        ' llamada "Z".'
+    )
 
 
 async def test_a_refused_http_request_gives_its_reason_in_spanish(

@@ -65,7 +65,18 @@ def _rules() -> list[Rule]:
             rf"^Unknown argument {q.format('a')} on field {q.format('f')}\.$",
             "El campo '{f}' no tiene el argumento '{a}'.",
         ),
-        rule(r"^Syntax Error: (?P<rest>.*)$", "Error de sintaxis: {rest}"),
+        (
+            re.compile(r"^Syntax Error: (?P<rest>.*)$", re.DOTALL),
+            lambda m: f"Error de sintaxis: {_syntax_reason(m['rest'])}",
+        ),
+        rule(
+            r"^Int cannot represent non 32-bit signed integer value: (?P<v>.*)$",
+            "Int no puede representar un valor fuera de los enteros de 32 bits: {v}",
+        ),
+        rule(
+            rf"^Expected value of non-null type {q.format('t')} not to be None\.$",
+            "El valor del tipo no nulo '{t}' no puede ser nulo.",
+        ),
         rule(
             r"^(?P<t>\w+) cannot represent non-integer value: (?P<v>.*)$",
             "{t} no puede representar un valor que no es entero: {v}",
@@ -130,6 +141,27 @@ def _rules() -> list[Rule]:
 
 _RULES = _rules()
 
+# graphql-core's names for the tokens a syntax error quotes.
+_TOKENS = {"<EOF>": "el fin del documento", "Name": "un nombre"}
+
+
+def _token(text: str) -> str:
+    return _TOKENS.get(text, text)
+
+
+def _syntax_reason(reason: str) -> str:
+    """The parser's reason, for the shapes it mostly gives; others stay as they came."""
+    expected = re.match(r"^Expected (?P<a>.+?), found (?P<b>.+?)\.$", reason, re.DOTALL)
+    if expected:
+        return f"se esperaba {_token(expected['a'])} y se encontró {_token(expected['b'])}."
+    unexpected = re.match(r"^Unexpected (?P<b>.+?)\.$", reason, re.DOTALL)
+    if unexpected:
+        return f"no se esperaba {_token(unexpected['b'])}."
+    if reason == "Unterminated string.":
+        return "una cadena no está cerrada."
+    return reason
+
+
 # strawberry's reasons for refusing an HTTP request before it runs.
 TRANSPORT_REASONS = {
     "Batching is not enabled": "no se aceptan varias operaciones en una solicitud (lotes)",
@@ -140,6 +172,7 @@ TRANSPORT_REASONS = {
     "Unable to parse the multipart body": "no se pudo leer el cuerpo multipart",
     "File(s) missing in form data": "faltan archivos en el formulario",
     "GraphQL only supports GET and POST requests.": "GraphQL solo admite GET y POST",
+    "Can't get GraphQL operation type": "el documento no tiene ninguna operación",
     "mutations are not allowed when using GET": "las mutaciones no se admiten por GET",
     "subscriptions are not allowed when using GET": "las suscripciones no se admiten por GET",
     "The GraphQL operation's `query` must be a string or null, if provided.": (
@@ -200,4 +233,9 @@ def _lower_first(text: str) -> str:
 
 
 def transport_reason(reason: str, language: str) -> str:
-    return TRANSPORT_REASONS.get(reason, reason) if language == "es" else reason
+    if language != "es":
+        return reason
+    unknown = re.match(r'^Unknown operation named "(?P<name>.*)"\.$', reason, re.DOTALL)
+    if unknown:
+        return f'el documento no tiene ninguna operación llamada "{unknown["name"]}"'
+    return TRANSPORT_REASONS.get(reason, reason)

@@ -301,5 +301,6 @@ def _is_subscription(request_data: Any) -> bool:
 def transport_refusal(status_code: int, reason: str, language: str) -> Response:
     """strawberry's HTTP refusal as a typed GraphQL error."""
     key = "subscription_over_http" if reason == SUBSCRIPTION_OVER_HTTP else "graphql_request"
-    error = ApiError("BAD_USER_INPUT", key, detail=transport_reason(reason, language)[:200])
+    detail = transport_reason(reason, language)[:200].rstrip(".")  # the message ends it
+    error = ApiError("BAD_USER_INPUT", key, detail=detail)
     return error_response(error, language, status_code if status_code < 500 else 400)

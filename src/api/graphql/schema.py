@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -133,6 +133,25 @@ class CachedParser(ParserCache):
         yield
 
 
+class OperationNameRequired(SchemaExtension):
+    """A document of several operations needs ``operationName`` (GraphQL spec,
+    GetOperation): strawberry would run the first one, so a client that forgot the
+    name would get an answer to a question it may not have meant to ask."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        # strawberry fills ``operation_name`` from the first operation; what the client
+        # sent is kept apart.
+        sent = getattr(context, "_provided_operation_name", None)
+        if document is not None and sent is None and not context.pre_execution_errors:
+            operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+            if operations > 1:
+                refusal = ApiError("BAD_USER_INPUT", "operation_name_required", count=operations)
+                context.pre_execution_errors = [GraphQLError(str(refusal), original_error=refusal)]
+        yield
+
+
 class TequioSchema(strawberry.Schema):
     # The limits' validation rules and the token cap this schema applies (set by
     # ``build_schema``), for the response cache's own check of a document.
@@ -168,6 +187,7 @@ def build_schema(*, introspection: bool = True) -> TequioSchema:
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         # After the validation cache: only a valid document is estimated.
         QueryCostLimit,
+        OperationNameRequired,
     ]
     schema = TequioSchema(
         query=RootQuery, mutation=RootMutation, subscription=Subscription, extensions=extensions
