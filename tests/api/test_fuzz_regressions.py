@@ -180,7 +180,7 @@ async def test_subscription_over_plain_http_is_a_typed_error(
             "Error de sintaxis: se esperaba un nombre y se encontró el fin del documento.",
         ),
         (
-            "query($v: Int!) { commitment(id: \"x\") { id } cases(first: $v) { totalCount } }",
+            'query($v: Int!) { commitment(id: "x") { id } cases(first: $v) { totalCount } }',
             {"v": 2**40},
             "no puede representar un valor fuera de los enteros de 32 bits: 1099511627776",
         ),
