@@ -139,7 +139,9 @@ class FeedQuery:
 
     @staticmethod
     def _after(values: list[str]) -> int:
-        if not values or values == [""]:
+        # An empty cursor is refused, as GraphQL's ``after: ""`` is: a consumer that
+        # lost its cursor must not silently read the whole log again.
+        if not values:
             return 0
         if len(values) > 1:
             raise _bad("bad_cursor", cursor=",".join(values)[:60])

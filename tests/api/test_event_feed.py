@@ -318,7 +318,7 @@ async def test_refusals_are_problem_details_in_the_callers_language(world: World
     spanish = await problem(403, "FORBIDDEN", token=world.coordinator, language="es-MX")
     assert spanish["title"].startswith("Su rol no permite")
 
-    for bad in ("abc", "1", "WyJjYXNlIiwiMSJd", "!!"):
+    for bad in ("abc", "1", "WyJjYXNlIiwiMSJd", "!!", ""):
         await problem(400, "BAD_USER_INPUT", after=bad)
     for bad in ("0", "1001", "-1", "x", "7.5", "9" * 5000, "١٠"):
         await problem(400, "BAD_USER_INPUT", limit=bad)
