@@ -852,9 +852,9 @@ class TequioApplication(Application[UUID]):
     ) -> CommandResult:
         def decide() -> _Outcome:
             commitment = self._load(Commitment, ctx, params["commitment_id"])
-            # Before the version: a stale-version answer would tell its version.
+            # Who may change it before the version: a caller who may not is told so,
+            # not asked to reload and try again (nor told the version of a cabinet's).
             self._require_cabinet_member(ctx, commitment)
-            _require_version(commitment, params["expected_version"])
             if (
                 agency_scoped
                 and ctx.agency_scope is not None
@@ -865,6 +865,7 @@ class TequioApplication(Application[UUID]):
                     agency_id=ctx.agency_scope,
                     responsible=commitment.responsible_agency_id,
                 )
+            _require_version(commitment, params["expected_version"])
             change(commitment)
             return _Outcome(commitment, [commitment])
 

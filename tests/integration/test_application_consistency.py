@@ -407,6 +407,22 @@ SCOPED_COMMANDS = {
 }
 
 
+def test_staff_of_another_agency_are_forbidden_before_being_told_of_a_stale_version(
+    app: TequioApplication, ctx: CommandContext
+) -> None:
+    _, cid = seed(app, ctx)
+    staff = CommandContext(
+        actor="staff:servicios-urbanos:ana", municipality=MUN, agency_scope="servicios-urbanos"
+    )
+    app.report_progress(staff, commitment_id=cid, expected_version=1, progress=10, note="n")
+    obras = CommandContext(actor="staff:obras:memo", municipality=MUN, agency_scope="obras")
+
+    with pytest.raises(ForbiddenError) as info:
+        app.report_progress(obras, commitment_id=cid, expected_version=1, progress=20, note="n")
+
+    assert info.value.key == "not_your_agency"
+
+
 @pytest.mark.parametrize("command", SCOPED_COMMANDS.keys())
 def test_staff_of_another_agency_cannot_change_a_commitment(
     app: TequioApplication, ctx: CommandContext, command: str
