@@ -1131,7 +1131,7 @@ def _id_list(values: Sequence[str], field: str, *, allow_empty: bool = False) ->
     if not values and not allow_empty:
         raise BadInputError("empty_list", field=field)
     if len(values) > MAX_LIST:
-        raise BadInputError("too_long", field=field, max=MAX_LIST)
+        raise BadInputError("too_many_items", field=field, max=MAX_LIST)
     return sorted({check_public_id(v, field) for v in values})
 
 

@@ -33,7 +33,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "es": "La clave de idempotencia '{key}' ya se usó para una solicitud distinta.",
     },
     "already_exists": {
-        "en": "A {kind} with id '{id}' already exists.",
+        "en": "{a_kind} with id '{id}' already exists.",
         "es": "Ya existe {kind_es} con el identificador '{id}'.",
     },
     # commitment rules
@@ -193,6 +193,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "'{value}' is not a valid id for {field}.",
         "es": "'{value}' no es un identificador válido para {field}.",
     },
+    "too_many_items": {
+        "en": "'{field}' has too many items: at most {max}.",
+        "es": "'{field}' tiene demasiados elementos: máximo {max}.",
+    },
     "empty_list": {
         "en": "'{field}' needs at least one item.",
         "es": "'{field}' necesita al menos un elemento.",
@@ -270,7 +274,13 @@ class TequioError(Exception):
     def message(self, language: str = "en") -> str:
         lang = "es" if language.lower().startswith("es") else "en"
         template = MESSAGES[self.key][lang]
-        params = dict(self.params)
+        # What the caller sent is quoted back, but never at length: a 100,000-character
+        # id must not come back as a 100 KB message.
+        params = {name: _quoted(value) for name, value in self.params.items()}
+        if lang == "en":
+            kind = str(params.get("kind", ""))
+            article = "An" if kind and kind[0] in "aeiou" else "A"
+            params.setdefault("a_kind", f"{article} {kind}")
         if lang == "es":
             kind = str(params.get("kind", ""))
             params.setdefault("kind_es", KIND_ES.get(kind, "un registro"))
@@ -281,6 +291,15 @@ class TequioError(Exception):
                     value = str(params[name])
                     params.setdefault(f"{name}_es", table.get(value, value))
         return template.format(**params)
+
+
+QUOTED_MAX = 120
+
+
+def _quoted(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > QUOTED_MAX:
+        return value[: QUOTED_MAX - 1] + "…"
+    return value
 
 
 class NotFoundError(TequioError):

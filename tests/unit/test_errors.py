@@ -57,6 +57,7 @@ PARAMS: dict[str, dict[str, object]] = {
     "bad_email": {"field": "reporter.email"},
     "bad_expected_version": {"expected": -5},
     "date_in_the_future": {"field": "heldOn", "date": "2027-01-01", "today": "2026-11-21"},
+    "too_many_items": {"field": "tableIds", "max": 100},
     "date_out_of_range": {
         "field": "dueOn",
         "date": "0001-01-02",
@@ -248,3 +249,24 @@ def test_spanish_refusal_of_triage_on_a_merged_case_reads_naturally() -> None:
     c.merge_into(target_id="other", actor="a")
     error = _raised(lambda: c.triage(theme=Theme.SAFETY, priority=Priority.LOW, actor="a"))
     assert error.message("es-MX") == "Un caso en estado fusionado no puede ser clasificado."
+
+
+@pytest.mark.parametrize(
+    ("kind", "english"),
+    [
+        ("agency", "An agency with id 'x' already exists."),
+        ("assembly", "An assembly with id 'x' already exists."),
+        ("table", "A table with id 'x' already exists."),
+    ],
+)
+def test_the_english_article_agrees_with_the_kind(kind: str, english: str) -> None:
+    assert ConflictError("already_exists", kind=kind, id="x").message("en") == english
+
+
+def test_a_long_id_sent_by_the_caller_is_quoted_back_short() -> None:
+    error = NotFoundError("case", "x" * 100_000)
+    for language in ("en", "es-MX"):
+        message = error.message(language)
+        assert len(message) < 200
+        assert "x" * 100 + "…" in message
+    assert error.params["id"] == "x" * 100_000  # kept whole for the code that reads it
