@@ -516,7 +516,7 @@ class History:
                 due_on=due_on,
                 actor=secretary,
             )
-            case.start_attention(commitment_id=commitment_id, actor=secretary)
+            case.start_attention(commitment_id=commitment_id, table_id=table_id, actor=secretary)
             self.commitments[commitment_id] = commitment
             self.counts["commitments"] += 1
             return [commitment, case]

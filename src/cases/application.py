@@ -661,7 +661,7 @@ class TequioApplication(Application[UUID]):
                 due_on=due_on,
                 actor=ctx.actor,
             )
-            case.start_attention(commitment_id=public_id, actor=ctx.actor)
+            case.start_attention(commitment_id=public_id, table_id=table_id, actor=ctx.actor)
             return _Outcome(commitment, [commitment, case])
 
         return self._execute(ctx, "makeCommitment", params, decide)

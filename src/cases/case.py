@@ -98,10 +98,16 @@ class Case(TequioAggregate):
         if new:
             self._routed(table_ids=new, actor=actor)
 
-    def start_attention(self, *, commitment_id: str, actor: str) -> None:
-        """The first commitment for a case puts it in attention."""
+    def start_attention(
+        self, *, commitment_id: str, actor: str, table_id: str | None = None
+    ) -> None:
+        """The first commitment for a case puts it in attention. One agreed at a table
+        is for a case routed there: else the table's board would list a commitment
+        whose case is on neither its agenda nor its list of cases."""
         if not self.can_take_commitments:
             raise RuleViolation("case_not_committable", status=self.status.value)
+        if table_id is not None and table_id not in self.table_ids:
+            raise RuleViolation("case_not_routed_to_table", table_id=table_id)
         if self.status is not S.IN_ATTENTION:
             self._attention_started(commitment_id=commitment_id, actor=actor)
 

@@ -30,6 +30,9 @@ class Commitment(TequioAggregate):
         """Checks the rules of a new commitment, then records it as made."""
         agreed_on: date = kwargs["agreed_on"]
         due_on: date = kwargs["due_on"]
+        if kwargs["table_id"] is None and kwargs["assembly_id"] is None:
+            # Agreed somewhere: at a table's (or cabinet's) session, or at an assembly.
+            raise BadInputError("commitment_needs_forum")
         if due_on < agreed_on:
             raise RuleViolation(
                 "due_before_agreed", due_on=due_on.isoformat(), agreed_on=agreed_on.isoformat()

@@ -112,6 +112,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The post '{post_id}' belongs to agency '{post_agency}', not to '{agency_id}'.",
         "es": "El cargo '{post_id}' pertenece al área '{post_agency}', no a '{agency_id}'.",
     },
+    "commitment_needs_forum": {
+        "en": "A commitment is agreed at a table's session or at an assembly: give "
+        "'tableId' or 'assemblyId'.",
+        "es": "Un acuerdo se toma en una sesión de mesa o en una asamblea: indique "
+        "'tableId' o 'assemblyId'.",
+    },
+    "case_not_routed_to_table": {
+        "en": "The case is not routed to table '{table_id}': route it there first.",
+        "es": "El caso no está turnado a la mesa '{table_id}': túrnelo primero.",
+    },
     "case_not_committable": {
         "en": "Commitments cannot be made for a case that is {status}.",
         "es": "No se pueden hacer acuerdos para un caso en estado {status_es}.",

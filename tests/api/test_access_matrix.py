@@ -224,7 +224,7 @@ class Setup:
         made = self.record(
             self.app.make_commitment(
                 self.ctx,
-                case_id=case_id or self.case().id,
+                case_id=case_id or self.case(tables=(table,)).id,
                 responsible_agency_id=agency,
                 description=description or self.name("Compromiso de la matriz"),
                 due_on=due_on,
@@ -284,7 +284,7 @@ TARGETS: dict[str, Target] = {
     },
     "makeCommitment": lambda s: {
         "input": {
-            "caseId": s.case().id,
+            "caseId": s.case(tables=(LIGHTING_TABLE,)).id,
             "responsibleAgencyId": OWN_AGENCY,
             "description": "Cambiar luminarias",
             "dueOn": "2026-11-30",
@@ -664,7 +664,7 @@ async def story(matrix: Matrix) -> Story:
             due_on=date(2026, 11, 18),
         )
         lamps = s.commitment(case_id=case.id, table=LIGHTING_TABLE, due_on=date(2026, 11, 20))
-        market = s.case(theme=Theme.SAFETY, territory="smt-mercado")
+        market = s.case(theme=Theme.SAFETY, territory="smt-mercado", tables=(OTHER_CABINET,))
         checkpoint = s.commitment(
             case_id=market.id,
             table=OTHER_CABINET,

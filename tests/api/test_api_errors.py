@@ -315,6 +315,7 @@ async def test_commitment_due_before_it_was_agreed_is_refused_and_not_recorded(
                 "description": "Destapar la coladera",
                 "agreedOn": "2026-11-16",
                 "dueOn": "2026-11-10",
+                "assemblyId": world.assembly_id,
             }
         },
         code="CONFLICT",
@@ -350,6 +351,57 @@ async def test_progress_outside_0_to_100_is_bad_user_input(world: World) -> None
         assert f"got {progress}" in error["message"]
     after = await world.commitment(commitment["id"])
     assert (after["progress"], after["version"], after["status"]) == (0, 1, "OPEN")
+
+
+async def test_a_commitment_at_a_table_the_case_was_not_routed_to_is_a_conflict(
+    world: World,
+) -> None:
+    case = await world.raise_case("Perros en situación de calle")
+    error = await refusal(
+        world.api,
+        MAKE,
+        {
+            "input": {
+                "caseId": case["id"],
+                "responsibleAgencyId": "servicios-urbanos",
+                "description": "Jornada de vacunación",
+                "dueOn": "2026-11-30",
+                "tableId": LIGHTING_TABLE,
+            }
+        },
+        code="CONFLICT",
+        token=world.secretary,
+        language="es-MX",
+    )
+    assert error["message"] == (
+        f"El caso no está turnado a la mesa '{LIGHTING_TABLE}': túrnelo primero."
+    )
+    after = await world.case(case["id"])
+    assert (after["status"], after["version"]) == ("RAISED", 1)
+    board = await world.api.run(BOARD, {"case": case["id"]})
+    assert board["commitments"]["totalCount"] == 0
+
+
+async def test_a_commitment_agreed_at_neither_a_table_nor_an_assembly_is_bad_input(
+    world: World,
+) -> None:
+    case = await world.raise_case("Banqueta rota")
+    error = await refusal(
+        world.api,
+        MAKE,
+        {
+            "input": {
+                "caseId": case["id"],
+                "responsibleAgencyId": "servicios-urbanos",
+                "description": "Reparar la banqueta",
+                "dueOn": "2026-11-30",
+            }
+        },
+        code="BAD_USER_INPUT",
+        token=world.secretary,
+    )
+    assert "'tableId' or 'assemblyId'" in error["message"]
+    assert (await world.case(case["id"]))["version"] == 1
 
 
 async def test_a_due_date_outside_the_business_years_is_refused_and_nothing_is_made(
@@ -586,6 +638,7 @@ mutation($table: ID!) { holdSession(input: {tableId: $table, heldOn: "2026-11-16
 async def test_a_commitment_names_only_a_session_its_table_held(world: World) -> None:
     api = world.api
     case = await world.raise_case("Luminarias apagadas en Calle Reforma")
+    await world.route_to(case["id"], LIGHTING_TABLE)
     lighting = (await api.run(HOLD_SESSION, {"table": LIGHTING_TABLE}, token=world.secretary))[
         "holdSession"
     ]["id"]

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from graphql_client import GraphQLClient
-from world import MAKE, MX, RAISE
+from world import HOLD_ASSEMBLY, MAKE, MX, RAISE
 
 from cases.clock import FixedClock
 
@@ -49,11 +49,25 @@ async def a_case(api: GraphQLClient) -> tuple[str, str]:
 async def commit(
     api: GraphQLClient, token: str, case_id: str, due: str, agreed: str | None = None
 ) -> dict[str, Any]:
+    # Agreed at the neighbours' assembly.
+    assembly = await api.run(
+        HOLD_ASSEMBLY,
+        {
+            "input": {
+                "territoryId": "smt",
+                "kind": "COMMUNITY_ASSEMBLY",
+                "heldOn": "2026-11-10",
+                "attendance": 25,
+            }
+        },
+        token=token,
+    )
     payload = {
         "caseId": case_id,
         "responsibleAgencyId": "obras",
         "description": "Retirar el tiradero",
         "dueOn": due,
+        "assemblyId": assembly["holdAssembly"]["id"],
     }
     if agreed:
         payload["agreedOn"] = agreed

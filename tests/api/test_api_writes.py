@@ -156,7 +156,8 @@ async def test_retried_commitment_is_made_once(world: World) -> None:
     assert await position(world) == events_after_first
     board = (await world.api.run(BOARD, {"case": case["id"]}))["commitments"]
     assert board["totalCount"] == 1
-    assert (await world.case(case["id"]))["version"] == 2  # raised, then in attention once
+    # Raised, triaged and routed to the table, then in attention once.
+    assert (await world.case(case["id"]))["version"] == 4
 
 
 async def test_retried_progress_report_is_not_refused_as_stale(world: World) -> None:
@@ -183,6 +184,7 @@ async def test_retried_progress_report_is_not_refused_as_stale(world: World) -> 
 async def test_new_commitment_is_on_the_board_in_the_very_next_request(world: World) -> None:
     api = world.api
     case = await world.raise_case("Reja caída en el deportivo")
+    await world.route_to(case["id"], "mesa-alumbrado")
     response = await api.post(
         MAKE,
         {

@@ -230,10 +230,11 @@ async def test_events_are_cloudevents_and_filters_select_by_type_and_subject(
     assert [e["type"] for e in story] == [
         "mx.tequio.case.raised.v1",
         "mx.tequio.case.triaged.v1",
+        "mx.tequio.case.routed.v1",
         "mx.tequio.case.attention_started.v1",
     ]
-    assert [e["id"] for e in story] == [f"{subject}/1", f"{subject}/2", f"{subject}/3"]
-    assert story[2]["data"]["commitment_id"] == work["id"]
+    assert [e["id"] for e in story] == [f"{subject}/{n}" for n in (1, 2, 3, 4)]
+    assert story[3]["data"]["commitment_id"] == work["id"]
     assert story[1]["data"] == {"theme": "SAFETY", "priority": "HIGH", "actor": "rosa.martinez"}
 
     kinds = "mx.tequio.case.raised.v1,mx.tequio.commitment.made.v1"
@@ -253,6 +254,11 @@ async def test_events_are_cloudevents_and_filters_select_by_type_and_subject(
 async def test_cabinet_commitments_and_cabinets_never_reach_the_feed(world: World) -> None:
     feed = Feed(world)
     case = await raise_triaged(world, "Asaltos en el paradero")
+    await world.api.run(
+        ROUTE,
+        {"id": case["id"], "v": case["version"], "tables": [CABINET, LIGHTING_TABLE]},
+        token=world.coordinator,
+    )
     secret = await world.commit(
         case["id"], "Operativo encubierto en el paradero", agency="ssc", table=CABINET
     )

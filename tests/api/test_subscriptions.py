@@ -48,12 +48,14 @@ def test_board_subscriber_receives_progress_on_a_commitment(
             'mutation { raiseCase(input: {territoryId: "t1", theme: ENVIRONMENT,'
             ' title: "Tiradero", description: "En la esquina"}) { id } }',
         )["raiseCase"]
+        assembly = run(client, admin, HOLD_ASSEMBLY)["holdAssembly"]
         made = run(
             client,
             admin,
-            "mutation($c: ID!) { makeCommitment(input: {caseId: $c, responsibleAgencyId:"
-            ' "obras", description: "Retirar", dueOn: "2026-11-30"}) { id version } }',
-            {"c": case["id"]},
+            "mutation($c: ID!, $a: ID!) { makeCommitment(input: {caseId: $c, responsibleAgencyId:"
+            ' "obras", description: "Retirar", dueOn: "2026-11-30", assemblyId: $a})'
+            " { id version } }",
+            {"c": case["id"], "a": assembly["id"]},
         )["makeCommitment"]
 
         with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
@@ -86,6 +88,10 @@ def test_board_subscriber_receives_progress_on_a_commitment(
             ws.send_json({"id": "board", "type": "complete"})
 
 
+HOLD_ASSEMBLY = (
+    'mutation { holdAssembly(input: {territoryId: "t1", kind: COMMUNITY_ASSEMBLY,'
+    ' heldOn: "2026-11-16", attendance: 20}) { id } }'
+)
 CABINET_COMMITMENT_SETUP = [
     'mutation { addTerritory(id: "t1", name: "Avisadero", kind: "colonia") { id } }',
     'mutation { addAgency(id: "ssc", name: "Seguridad", level: STATE) { id } }',
@@ -104,14 +110,29 @@ def cabinet_and_public_commitments(client: TestClient, admin: str) -> list[dict[
         'mutation { raiseCase(input: {territoryId: "t1", theme: SAFETY,'
         ' title: "Asaltos", description: "En la parada"}) { id } }',
     )["raiseCase"]
+    run(
+        client,
+        admin,
+        "mutation($c: ID!) { triageCase(caseId: $c, expectedVersion: 1, theme: SAFETY,"
+        " priority: HIGH) { id } }",
+        {"c": case["id"]},
+    )
+    run(
+        client,
+        admin,
+        'mutation($c: ID!) { routeCase(caseId: $c, expectedVersion: 2, tableIds: ["gabinete"])'
+        " { id } }",
+        {"c": case["id"]},
+    )
+    assembly = run(client, admin, HOLD_ASSEMBLY)["holdAssembly"]["id"]
     return [
         run(
             client,
             admin,
-            "mutation($c: ID!, $a: ID!, $t: ID) { makeCommitment(input: {caseId: $c,"
-            ' responsibleAgencyId: $a, tableId: $t, description: "Atender",'
+            "mutation($c: ID!, $a: ID!, $t: ID, $asm: ID) { makeCommitment(input: {caseId: $c,"
+            ' responsibleAgencyId: $a, tableId: $t, assemblyId: $asm, description: "Atender",'
             ' dueOn: "2026-11-30"}) { id version } }',
-            {"c": case["id"], "a": agency, "t": table},
+            {"c": case["id"], "a": agency, "t": table, "asm": None if table else assembly},
         )["makeCommitment"]
         for agency, table in (("ssc", "gabinete"), ("obras", None))
     ]

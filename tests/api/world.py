@@ -296,11 +296,39 @@ class World:
         }
         if table:
             payload["tableId"] = table
+            await self.route_to(case_id, table)
+        else:
+            payload["assemblyId"] = self.assembly_id  # agreed at the neighbours' assembly
         if post:
             payload["postId"] = post
         return (await self.api.run(MAKE, {"input": payload}, token=self.secretary, **kw))[
             "makeCommitment"
         ]
+
+    async def route_to(self, case_id: str, table: str) -> None:
+        """Routes the case to ``table`` (triaging it first if it was just raised), as the
+        coordinator does before a table agrees on anything for it."""
+        case = await self.case(case_id, token=self.coordinator)
+        if case is None or table in {t["id"] for t in case["tables"]}:
+            return
+        if case["status"] not in ("RAISED", "TRIAGED", "ROUTED", "IN_ATTENTION"):
+            return  # a finished case takes no commitment: the test is about that
+        if case["status"] == "RAISED":
+            case = (
+                await self.api.run(
+                    TRIAGE,
+                    {
+                        "id": case_id,
+                        "v": case["version"],
+                        "theme": case["theme"],
+                        "priority": "MEDIUM",
+                    },
+                    token=self.coordinator,
+                )
+            )["triageCase"]
+        await self.api.run(
+            ROUTE, {"id": case_id, "v": case["version"], "tables": [table]}, token=self.coordinator
+        )
 
     async def commitment(self, commitment_id: str, token: str | None = None) -> Any:
         return (await self.api.run(COMMITMENT, {"id": commitment_id}, token=token))["commitment"]

@@ -363,6 +363,8 @@ class Client:
     def __init__(self, base_url: str, ledger: Ledger) -> None:
         self.http = httpx.AsyncClient(base_url=base_url, timeout=HTTP_TIMEOUT)
         self.ledger = ledger
+        # Where the clients' commitments are agreed (set_up_directory holds it).
+        self.assembly_id: str | None = None
         self.token = mint_token(
             DEVELOPMENT_SECRET, subject="falla.admin", roles=["admin"], municipality=MUNICIPALITY
         )
@@ -475,6 +477,23 @@ async def set_up_directory(client: Client, scenario: str) -> None:
         ),
     ):
         await client.send(command)
+    assembly = await client.send(
+        Command(
+            f"{scenario}-assembly",
+            "holdAssembly",
+            "mutation($input: HoldAssemblyInput!) { holdAssembly(input: $input) { id } }",
+            {
+                "input": {
+                    "territoryId": TERRITORY,
+                    "kind": "COMMUNITY_ASSEMBLY",
+                    "heldOn": date.today().isoformat(),
+                    "attendance": 40,
+                }
+            },
+            f"Asamblea {scenario}",
+        )
+    )
+    client.assembly_id = assembly.data["id"]
 
 
 async def writer(client: Client, scenario: str, number: int, stop: asyncio.Event) -> None:
@@ -512,6 +531,7 @@ async def writer(client: Client, scenario: str, number: int, stop: asyncio.Event
                         "responsibleAgencyId": AGENCY,
                         "description": description,
                         "dueOn": due_on(),
+                        "assemblyId": client.assembly_id,
                     }
                 },
                 description,

@@ -76,6 +76,7 @@ async def test_concurrent_updates_of_one_commitment_one_wins_the_rest_conflict(
                             "responsibleAgencyId": AGENCY,
                             "description": "Acuerdo disputado",
                             "dueOn": due_on(),
+                            "assemblyId": client.assembly_id,
                         }
                     },
                     "Acuerdo disputado",
@@ -207,6 +208,7 @@ async def test_a_retry_racing_its_own_first_attempt_gets_the_first_result(
                             "responsibleAgencyId": AGENCY,
                             "description": "Acuerdo con respuesta tardía",
                             "dueOn": due_on(),
+                            "assemblyId": client.assembly_id,
                         }
                     },
                     "Acuerdo con respuesta tardía",

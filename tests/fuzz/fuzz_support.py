@@ -227,6 +227,19 @@ def _seed(live: LiveServer) -> None:
                 },
             )["raiseCase"]["id"]
             ids["cases"].append(case)
+            for mutation, variables in (
+                (
+                    "mutation($id: ID!, $th: Theme!) { triageCase(caseId: $id,"
+                    " expectedVersion: 1, theme: $th, priority: HIGH) { id } }",
+                    {"id": case, "th": theme},
+                ),
+                (
+                    "mutation($id: ID!, $t: ID!) { routeCase(caseId: $id, expectedVersion: 2,"
+                    " tableIds: [$t]) { id } }",
+                    {"id": case, "t": table},
+                ),
+            ):
+                _run(http, coordinator, mutation, variables)
             commitment = _run(
                 http,
                 secretary,

@@ -105,7 +105,22 @@ def lamps(app: TequioApplication, ctx: CommandContext, for_case: str, **kw: Any)
         "due_on": FRIDAY,
     }
     args.update(kw)
+    if args.get("table_id"):
+        routed_to(app, ctx, for_case, args["table_id"])
     return app.make_commitment(ctx, **args)
+
+
+def routed_to(app: TequioApplication, ctx: CommandContext, case_id: str, table_id: str) -> None:
+    """As the coordinator does before a table agrees on anything for the case."""
+    case: Case = app.repository.get(Case.id_for(MUN, case_id))
+    if table_id in case.table_ids or not case.can_take_commitments:
+        return
+    version = case.version
+    if case.status is CaseStatus.RAISED:
+        version = app.triage_case(
+            ctx, case_id=case_id, expected_version=version, theme=case.theme, priority=Priority.HIGH
+        ).version
+    app.route_case(ctx, case_id=case_id, expected_version=version, table_ids=[table_id])
 
 
 def get_case(app: TequioApplication, case_id: str) -> Case:
@@ -335,16 +350,18 @@ def test_commitment_due_before_today_without_agreed_on_is_refused(
     app: TequioApplication, ctx: CommandContext
 ) -> None:
     case_id = seed(app, ctx)
+    routed_to(app, ctx, case_id, "alumbrado")
     position = app.recorder.max_notification_id()
     with pytest.raises(RuleViolation) as info:
         lamps(app, ctx, case_id, due_on=date(2026, 11, 15))
     assert info.value.params == {"due_on": "2026-11-15", "agreed_on": "2026-11-16"}
     assert app.recorder.max_notification_id() == position
-    assert get_case(app, case_id).status is CaseStatus.RAISED
+    assert get_case(app, case_id).status is CaseStatus.ROUTED
 
 
 def test_post_of_another_agency_is_refused(app: TequioApplication, ctx: CommandContext) -> None:
     case_id = seed(app, ctx)
+    routed_to(app, ctx, case_id, "alumbrado")
     position = app.recorder.max_notification_id()
     with pytest.raises(BadInputError) as info:
         lamps(app, ctx, case_id, responsible_agency_id="obras", post_id="jefatura-alumbrado")
@@ -576,3 +593,48 @@ def test_a_working_table_commitment_is_not_a_cabinet_secret(
     staff = replace(ctx, agency_scope="servicios-urbanos", cabinet_scope=frozenset())
     result = app.report_progress(staff, commitment_id=cid, expected_version=1, progress=5, note="n")
     assert result.version == 2
+
+
+def test_a_commitment_at_a_table_the_case_is_not_routed_to_is_refused(
+    app: TequioApplication, ctx: CommandContext
+) -> None:
+    case_id = seed(app, ctx)
+    position = app.recorder.max_notification_id()
+    with pytest.raises(RuleViolation) as info:
+        app.make_commitment(
+            ctx,
+            case_id=case_id,
+            responsible_agency_id="servicios-urbanos",
+            table_id="alumbrado",
+            description="Repair 12 lamps",
+            due_on=FRIDAY,
+        )
+    assert info.value.key == "case_not_routed_to_table"
+    assert app.recorder.max_notification_id() == position
+    assert get_case(app, case_id).status is CaseStatus.RAISED
+
+
+def test_a_commitment_agreed_nowhere_is_refused(
+    app: TequioApplication, ctx: CommandContext
+) -> None:
+    case_id = seed(app, ctx)
+    position = app.recorder.max_notification_id()
+    with pytest.raises(BadInputError) as info:
+        app.make_commitment(
+            ctx,
+            case_id=case_id,
+            responsible_agency_id="servicios-urbanos",
+            description="Repair 12 lamps",
+            due_on=FRIDAY,
+        )
+    assert info.value.key == "commitment_needs_forum"
+    assert app.recorder.max_notification_id() == position
+
+
+def test_an_assembly_may_agree_on_a_case_just_raised(
+    app: TequioApplication, ctx: CommandContext
+) -> None:
+    case_id = seed(app, ctx)
+    made = lamps(app, ctx, case_id, table_id=None, assembly_id="dialogo-avisadero")
+    assert get_case(app, case_id).status is CaseStatus.IN_ATTENTION
+    assert events(app, Commitment, made.id)[0].assembly_id == "dialogo-avisadero"

@@ -64,6 +64,7 @@ def seed(app: TequioApplication, ctx: CommandContext) -> tuple[str, str]:
         responsible_agency_id="servicios-urbanos",
         description="Repair 12 lamps",
         due_on=FRIDAY,
+        assembly_id="asamblea-sabado",
     ).id
     return case_id, commitment_id
 

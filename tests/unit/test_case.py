@@ -213,6 +213,34 @@ def test_first_commitment_puts_a_routed_case_in_attention() -> None:
     assert case.status is S.IN_ATTENTION
 
 
+def test_a_commitment_agreed_at_a_table_the_case_is_routed_to_is_taken() -> None:
+    case = case_in(S.ROUTED)
+    case.start_attention(commitment_id="lamps", table_id="alumbrado", actor=ACTOR)
+    assert names(case) == ["AttentionStarted"]
+
+
+@pytest.mark.parametrize("status", [S.RAISED, S.TRIAGED, S.ROUTED, S.IN_ATTENTION])
+def test_a_commitment_agreed_at_a_table_the_case_is_not_routed_to_is_refused(
+    status: S,
+) -> None:
+    case = case_in(status)
+    error = refuse(
+        "case_not_routed_to_table",
+        case.start_attention,
+        commitment_id="vaccines",
+        table_id="mesa-salud",
+        actor=ACTOR,
+    )
+    assert error.params == {"table_id": "mesa-salud"}
+    assert case.collect_events() == []
+
+
+def test_a_commitment_agreed_at_an_assembly_needs_no_routing() -> None:
+    case = case_in(S.RAISED)
+    case.start_attention(commitment_id="cleanup", actor=ACTOR)
+    assert names(case) == ["AttentionStarted"]
+
+
 def test_later_commitments_do_not_start_attention_again() -> None:
     case = case_in(S.IN_ATTENTION)
     case.start_attention(commitment_id="patrols", actor=ACTOR)

@@ -40,6 +40,16 @@ def refuse(key: str, action, *args, **kwargs) -> TequioError:  # type: ignore[no
 # -- making ----------------------------------------------------------------------------
 
 
+def test_a_commitment_agreed_nowhere_is_refused() -> None:
+    with pytest.raises(BadInputError) as info:
+        new_commitment(table_id=None, assembly_id=None)
+    assert info.value.key == "commitment_needs_forum"
+
+
+def test_a_commitment_agreed_at_an_assembly_needs_no_table() -> None:
+    assert new_commitment(table_id=None, assembly_id="asamblea-sabado").table_id is None
+
+
 def test_made_commitment_is_open_at_version_one() -> None:
     c = new_commitment()
     assert c.status is S.OPEN

@@ -58,6 +58,8 @@ PARAMS: dict[str, dict[str, object]] = {
     "bad_expected_version": {"expected": -5},
     "date_in_the_future": {"field": "heldOn", "date": "2027-01-01", "today": "2026-11-21"},
     "too_many_items": {"field": "tableIds", "max": 100},
+    "commitment_needs_forum": {},
+    "case_not_routed_to_table": {"table_id": "mesa-salud"},
     "date_out_of_range": {
         "field": "dueOn",
         "date": "0001-01-02",
