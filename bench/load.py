@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import itertools
+import operator
 import random
 import time
 import uuid
@@ -326,6 +327,9 @@ def _positions_sql() -> str:
         f" AS {name}"
         for name in PROJECTIONS
     ]
+    # The log's head: when a write's event was committed (to tell a slow save from a
+    # slow read model).
+    parts.append("(SELECT max(notification_id) FROM tequio_events) AS head")
     return "SELECT " + ", ".join(parts)
 
 
@@ -349,6 +353,7 @@ async def lag(
     samples_t: list[float] = []
     samples_board: list[int] = []
     samples_all: list[int] = []
+    samples_head: list[int] = []
     stop = asyncio.Event()
     sql = _positions_sql()
 
@@ -364,6 +369,7 @@ async def lag(
                 samples_t.append(now)
                 samples_board.append(int(row["commitments"] or 0))
                 samples_all.append(min(values))
+                samples_head.append(int(row["head"] or 0))
                 await asyncio.sleep(poll_interval)
 
     poller = asyncio.create_task(poll())
@@ -415,6 +421,8 @@ async def lag(
     ack: list[float] = []
     board: list[float] = []
     everywhere: list[float] = []
+    committed: list[float] = []
+    slowest: list[tuple[float, float, float | None, float | None]] = []
     errors = Recorder()
     async with pool.acquire() as conn:
         for at, answered, commitment_id, version, error in sent:
@@ -433,10 +441,16 @@ async def lag(
                 continue
             board_at = _first_seen(samples_t, samples_board, notification_id, at)
             all_at = _first_seen(samples_t, samples_all, notification_id, at)
+            head_at = _first_seen(samples_t, samples_head, notification_id, at)
             if board_at is not None:
                 board.append(max(0.0, min(board_at, answered) - at))
             if all_at is not None:
                 everywhere.append(max(0.0, min(all_at, answered) - at))
+            commit = None if head_at is None else max(0.0, min(head_at, answered) - at)
+            if commit is not None:
+                committed.append(commit)
+            visible = None if all_at is None else max(0.0, min(all_at, answered) - at)
+            slowest.append((answered - at, at - started, commit, visible))
     await pool.close()
     elapsed = time.perf_counter() - started
     return {
@@ -454,6 +468,21 @@ async def lag(
         "visible_board_p99_ms": ms(percentile(board, 99)),
         "ack_p50_ms": ms(percentile(ack, 50)),
         "ack_p99_ms": ms(percentile(ack, 99)),
+        # Sent -> its event committed (the save, waits included), and the largest
+        # gap between two polls (the load generator's own stalls).
+        "committed_p50_ms": ms(percentile(committed, 50)),
+        "committed_p99_ms": ms(percentile(committed, 99)),
+        "poll_gap_max_ms": ms(max(map(operator.sub, samples_t[1:], samples_t), default=0.0)),
+        # The five slowest answers: when in the phase, and where their time went.
+        "slowest": [
+            {
+                "at_s": round(at_s, 2),
+                "ack_ms": ms(answer),
+                "committed_ms": ms(commit) if commit is not None else None,
+                "visible_ms": ms(visible) if visible is not None else None,
+            }
+            for answer, at_s, commit, visible in sorted(slowest, reverse=True)[:5]
+        ],
     }
 
 

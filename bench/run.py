@@ -447,10 +447,18 @@ async def _load(
     f["lag_visible_board_p50_ms"] = lagged["visible_board_p50_ms"]
     f["lag_visible_board_p99_ms"] = lagged["visible_board_p99_ms"]
     f["lag_ack_p99_ms"] = lagged["ack_p99_ms"]
+    f["lag_committed_p99_ms"] = lagged["committed_p99_ms"]
     say(
         f"  lag at {lagged['per_second']} writes/s: every read model p50 "
-        f"{lagged['visible_all_p50_ms']} ms, p99 {lagged['visible_all_p99_ms']} ms"
+        f"{lagged['visible_all_p50_ms']} ms, p99 {lagged['visible_all_p99_ms']} ms; "
+        f"sent to committed p99 {lagged['committed_p99_ms']} ms; "
+        f"longest gap between polls {lagged['poll_gap_max_ms']} ms"
     )
+    for slow in lagged["slowest"][:3]:
+        say(
+            f"    slow: at {slow['at_s']} s, answered in {slow['ack_ms']} ms, "
+            f"committed after {slow['committed_ms']} ms, visible after {slow['visible_ms']} ms"
+        )
     return out
 
 
