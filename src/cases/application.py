@@ -34,6 +34,7 @@ from cases.errors import (
     RuleViolation,
     TequioError,
 )
+from cases.event_store_upkeep import keep_upkeep_short
 from cases.forums import Assembly, Table
 from cases.ids import (
     case_id_for_external,
@@ -132,7 +133,11 @@ class TequioApplication(Application[UUID]):
         if not creates():
             return super().construct_recorder()
         with schema_lock(getattr(self.factory, "datastore", None)):
-            return super().construct_recorder()
+            recorder = super().construct_recorder()
+            keep_upkeep_short(
+                getattr(recorder, "datastore", None), getattr(recorder, "events_table_name", "")
+            )
+            return recorder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
