@@ -389,7 +389,7 @@ async def create_request(
     except ForbiddenError as error:
         raise Refusal(403, error) from None
     except TequioError as error:
-        raise Refusal(400, error) from None
+        raise Refusal(400, in_open311_terms(error)) from None
     # Read your own write: a GET right after this answer finds the request.
     await runtime.progress.wait_for(
         result.notification_id, timeout=runtime.settings.read_your_writes_timeout
@@ -401,6 +401,31 @@ async def create_request(
             "account_id": None,
         }
     ]
+
+
+# The application's names for what an Open311 client sent under the spec's names.
+OPEN311_FIELDS = {
+    "reporter.name": "first_name/last_name",
+    "reporter.phone": "phone",
+    "reporter.email": "email",
+    "location": "lat/long",
+    "location.lat": "lat",
+    "location.long": "long",
+    "location.address": "address_string",
+    "title": "description",
+    "territoryId": "attribute[territory]",
+}
+
+
+def in_open311_terms(error: TequioError) -> TequioError:
+    """``error`` naming the field as the Open311 client knows it (``email``, not
+    ``reporter.email``)."""
+    field = error.params.get("field")
+    if field not in OPEN311_FIELDS:
+        return error
+    renamed = TequioError.__new__(type(error))
+    TequioError.__init__(renamed, error.key, **{**error.params, "field": OPEN311_FIELDS[field]})
+    return renamed
 
 
 def check_jurisdiction(call: Call, jurisdiction: str | None) -> None:
