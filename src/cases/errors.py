@@ -176,6 +176,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Attendance cannot be negative; got {attendance}.",
         "es": "La asistencia no puede ser negativa; se recibió {attendance}.",
     },
+    "attendance_implausible": {
+        "en": "Attendance of {attendance} is not plausible for one assembly: at most {max}.",
+        "es": "Una asistencia de {attendance} no es verosímil para una asamblea: máximo {max}.",
+    },
     "not_a_member": {
         "en": "Agency '{agency_id}' is not a member of table '{table_id}'.",
         "es": "El área '{agency_id}' no integra la mesa '{table_id}'.",

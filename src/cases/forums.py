@@ -11,6 +11,10 @@ from cases.base import TequioAggregate
 from cases.errors import BadInputError, RuleViolation
 from cases.values import AssemblyKind, TableKind
 
+# More people than this at one assembly is a typing slip (the borough's largest
+# gatherings are in the tens of thousands), and would swamp the participation figures.
+MAX_ATTENDANCE = 100_000
+
 
 class Assembly(TequioAggregate):
     """A community assembly or dialogue held in a territory on a date."""
@@ -21,6 +25,8 @@ class Assembly(TequioAggregate):
     def hold(cls, *, attendance: int, **kwargs: object) -> Assembly:
         if attendance < 0:
             raise BadInputError("attendance_negative", attendance=attendance)
+        if attendance > MAX_ATTENDANCE:
+            raise BadInputError("attendance_implausible", attendance=attendance, max=MAX_ATTENDANCE)
         return cls(attendance=attendance, **kwargs)  # type: ignore[arg-type]
 
     @event("Held")

@@ -263,7 +263,13 @@ def test_assembly_with_negative_attendance_is_refused() -> None:
     assert info.value.params == {"attendance": -1}
 
 
-@pytest.mark.parametrize("attendance", [0, 64])
+def test_assembly_with_implausible_attendance_is_refused() -> None:
+    with pytest.raises(BadInputError) as info:
+        hold(2_000_000_000)
+    assert info.value.key == "attendance_implausible"
+
+
+@pytest.mark.parametrize("attendance", [0, 64, 100_000])
 def test_assembly_with_zero_or_more_attendance_is_held(attendance: int) -> None:
     (held,) = hold(attendance).collect_events()
     assert type(held).__name__ == "Held"

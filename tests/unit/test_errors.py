@@ -76,6 +76,7 @@ PARAMS: dict[str, dict[str, object]] = {
     "already_holds_post": {"name": "Jorge Sánchez", "post_id": "jefatura-alumbrado"},
     "table_needs_members": {},
     "attendance_negative": {"attendance": -3},
+    "attendance_implausible": {"attendance": 2_000_000_000, "max": 100_000},
     "not_a_member": {"agency_id": "obras", "table_id": "alumbrado"},
     "not_your_agency": {"responsible": "servicios-urbanos", "agency_id": "obras"},
     "blank": {"field": "title"},
