@@ -18,10 +18,14 @@ of milliseconds.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
+
+log = logging.getLogger("tequio.event_store")
 
 # 300 x this many rows per ANALYZE (PostgreSQL's default target is 100).
 STATISTICS_TARGET = 10
@@ -42,16 +46,28 @@ def keep_upkeep_short(datastore: Any, table: str) -> None:
     not set yet (each ``ALTER`` waits for the table's writers, so none is sent again)."""
     if not isinstance(datastore, PostgresDatastore):
         return
-    qualified = f"{datastore.schema}.{table}"
+    try:
+        _tune(datastore, table)
+    except psycopg.Error as error:
+        # Tuning, not a condition of running: a busy table (the lock timeout) or a
+        # role that may not alter it leaves the defaults, and says so.
+        log.warning("event store upkeep left as it was: %s", error)
+
+
+def _tune(datastore: PostgresDatastore, table: str) -> None:
     with datastore.transaction(commit=True) as curs:
+        # Each ALTER waits for the table's writers; other processes starting wait for
+        # the schema lock meanwhile.
+        curs.execute("SET LOCAL lock_timeout = '5s'")
         curs.execute(
             "SELECT c.reloptions, current_setting('server_version_num')::int AS version,"
             " array_agg(a.attname::text ORDER BY a.attnum)"
             "   FILTER (WHERE a.attstattarget IS DISTINCT FROM %s) AS columns"
-            " FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
-            " WHERE c.oid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " JOIN pg_attribute a ON a.attrelid = c.oid"
+            " WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped"
             " GROUP BY c.reloptions",
-            (STATISTICS_TARGET, qualified),
+            (STATISTICS_TARGET, datastore.schema, table),
         )
         row = curs.fetchone()
         if row is None:

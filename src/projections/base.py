@@ -703,7 +703,10 @@ def event_class(aggregate: type, name: str) -> type:
 
 
 def event_type(domain_event: Any) -> str:
-    """``Case.Raised`` for a case's Raised event."""
+    """``Case.Raised`` for a case's Raised event (its topic, for one left undecoded)."""
+    topic = getattr(domain_event, "topic", None)
+    if isinstance(topic, str) and type(domain_event).__name__ == "Unread":
+        return topic
     return type(domain_event).__qualname__
 
 
@@ -761,9 +764,12 @@ def jsonable(value: Any) -> Any:
 def jsonb(value: Any) -> Jsonb:
     """A ``jsonb`` parameter or copied value, encoded by orjson: the feed and the
     timelines encode an event's facts each (``json.dumps`` was ~4 % of a replay's
-    CPU). orjson writes dates, times, UUIDs and enums as :func:`jsonable` does, and
-    keys that are not strings as ``str`` would; sets and anything else it cannot
-    encode go through :func:`jsonable`. It refuses integers beyond 64 bits."""
+    CPU). orjson writes dates, datetimes, UUIDs and enums as :func:`jsonable` does;
+    sets and anything else it cannot encode go through :func:`jsonable`. It writes
+    keys that are not strings its own way (an enum key as its value, ``None`` as
+    ``null``), writes dataclasses as objects, and refuses integers beyond 64 bits,
+    tuple keys and times with a zone: the published events' fields hold none of
+    these (a test reads every field type they use)."""
     return Jsonb(value, dumps=_dumps)
 
 

@@ -215,6 +215,19 @@ async def test_several_operations_without_operation_name_are_refused_not_the_fir
     )
 
 
+async def test_several_operations_with_an_operation_name_run_the_one_named(
+    graphql_router: httpx.AsyncClient,
+) -> None:
+    response = await graphql_router.post(
+        "/graphql",
+        json={
+            "query": "query A { agencies { id } } query B { __typename }",
+            "operationName": "B",
+        },
+    )
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
 async def test_an_operation_name_not_in_the_document_is_named_once_in_spanish(
     graphql_router: httpx.AsyncClient,
 ) -> None:

@@ -821,3 +821,23 @@ async def test_search_bounds_are_both_included_and_filters_may_repeat(world: Wor
     assert {r["service_request_id"] for r in json_of(await both)} == await found(
         status="open,closed"
     )
+
+
+async def test_a_charset_outside_the_known_few_is_refused_and_not_looked_up(
+    world: World,
+) -> None:
+    import encodings
+
+    before = len(encodings._cache)  # type: ignore[attr-defined]
+    for n in range(20):
+        response = await world.api.http.post(
+            f"{V2}/requests.json",
+            content=urlencode(a_request(world)),
+            headers={
+                "Content-Type": f"application/x-www-form-urlencoded; charset=x-made-up-{n}",
+                "Accept-Language": "en",
+            },
+        )
+        assert "UTF-8" in json_error(response, 400)
+    # Python keeps every codec name it is asked for: none of these was asked.
+    assert len(encodings._cache) == before  # type: ignore[attr-defined]

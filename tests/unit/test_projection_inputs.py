@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from uuid import UUID
 
+import pytest
+from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
 from cases.case import Case
@@ -65,3 +67,35 @@ def test_facts_are_written_as_the_json_the_read_models_always_wrote() -> None:
     assert written == jsonable(facts)
     assert written["tags"] == ["a", "b", "c"]
     assert written["at"] == "2026-11-16T16:00:05.123456+00:00"
+
+
+class OnlySkips:
+    """A view that lets a read model only record its position."""
+
+    def __init__(self) -> None:
+        self.skipped: list[object] = []
+
+    def skip(self, tracking: object) -> None:
+        self.skipped.append(tracking)
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"a read model used {name!r} for an event it does not handle")
+
+
+class SomethingNobodyHandles:
+    originator_id = "x"
+    originator_version = 1
+
+
+@pytest.mark.parametrize("name", list(PROJECTIONS))
+def test_an_event_a_read_model_does_not_handle_only_moves_its_position(name: str) -> None:
+    # What ``handles`` answers (False) must be what the read model does: a runner
+    # leaves such events undecoded.
+    view = OnlySkips()
+    projection = PROJECTIONS[name][0](view)  # type: ignore[arg-type]
+    assert not projection.handles(SomethingNobodyHandles)
+    tracking = Tracking("Tequio", 7)
+
+    projection.process_event(SomethingNobodyHandles(), tracking)
+
+    assert view.skipped == [tracking]

@@ -142,7 +142,7 @@ class OperationNameRequired(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         # strawberry fills ``operation_name`` from the first operation; what the client
-        # sent is kept apart.
+        # sent is kept apart (a test sends a named one, should that name change).
         sent = getattr(context, "_provided_operation_name", None)
         if document is not None and sent is None and not context.pre_execution_errors:
             operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)

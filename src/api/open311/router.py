@@ -526,7 +526,7 @@ async def _form(request: Request) -> dict[str, str]:
                 encoding=charset,
                 errors="strict",
             )
-        except (UnicodeDecodeError, ValueError, LookupError):
+        except (UnicodeDecodeError, ValueError):
             raise _refuse(400, "open311_form") from None
     fields: dict[str, str] = {}
     for name, value in pairs:
@@ -535,13 +535,33 @@ async def _form(request: Request) -> dict[str, str]:
     return fields
 
 
+# The charsets a form may come in, by the names clients send, as Python's codecs.
+# A fixed list: Python remembers every codec name it is asked for, so looking up
+# whatever a client sends would keep each new name in memory for ever.
+CHARSETS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "us-ascii": "ascii",
+    "ascii": "ascii",
+    "iso-8859-1": "latin-1",
+    "iso8859-1": "latin-1",
+    "latin1": "latin-1",
+    "latin-1": "latin-1",
+    "windows-1252": "cp1252",
+    "cp1252": "cp1252",
+}
+
+
 def _charset(content_type: str) -> str:
-    """The ``charset`` the Content-Type names (a legacy client may send ISO-8859-1),
-    else UTF-8."""
+    """The codec of the ``charset`` the Content-Type names (a legacy client may send
+    ISO-8859-1), else UTF-8; one not in ``CHARSETS`` is refused."""
     for parameter in content_type.split(";")[1:]:
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset":
-            return value.strip().strip('"') or "utf-8"
+            codec = CHARSETS.get(value.strip().strip('"').lower())
+            if codec is None:
+                raise _refuse(400, "open311_form")
+            return codec
     return "utf-8"
 
 
