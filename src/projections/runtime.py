@@ -56,6 +56,7 @@ from projections.base import (
     ProjectionEventError,
     TequioProjection,
     TequioView,
+    Unread,
     roomy_send_buffer,
 )
 from projections.positions import PROGRESS_CHANNEL, announcement
@@ -1007,16 +1008,6 @@ def _apply_batch(
             projection.process_event(domain_event, tracking)
         if announce is not None:
             _announce(curs, [announce], events[-1][1].notification_id)
-
-
-class Unread:
-    """An event that no read model of the batch handles, left undecoded: only its
-    position counts (idempotency receipts are a fifth of a busy log's events)."""
-
-    __slots__ = ("topic",)
-
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
 
 
 def topic_filter(projections: Sequence[TequioProjection[Any]]) -> Callable[[str], bool]:
