@@ -353,6 +353,19 @@ async def test_progress_outside_0_to_100_is_bad_user_input(world: World) -> None
     assert (after["progress"], after["version"], after["status"]) == (0, 1, "OPEN")
 
 
+def commitment_input(case_id: str, description: str, **more: str) -> dict[str, Any]:
+    """``makeCommitment``'s variables for Servicios Urbanos, due at the month's end."""
+    return {
+        "input": {
+            "caseId": case_id,
+            "responsibleAgencyId": "servicios-urbanos",
+            "description": description,
+            "dueOn": "2026-11-30",
+            **more,
+        }
+    }
+
+
 async def test_a_commitment_at_a_table_the_case_was_not_routed_to_is_a_conflict(
     world: World,
 ) -> None:
@@ -360,15 +373,7 @@ async def test_a_commitment_at_a_table_the_case_was_not_routed_to_is_a_conflict(
     error = await refusal(
         world.api,
         MAKE,
-        {
-            "input": {
-                "caseId": case["id"],
-                "responsibleAgencyId": "servicios-urbanos",
-                "description": "Jornada de vacunación",
-                "dueOn": "2026-11-30",
-                "tableId": LIGHTING_TABLE,
-            }
-        },
+        commitment_input(case["id"], "Jornada de vacunación", tableId=LIGHTING_TABLE),
         code="CONFLICT",
         token=world.secretary,
         language="es-MX",
@@ -389,14 +394,7 @@ async def test_a_commitment_agreed_at_neither_a_table_nor_an_assembly_is_bad_inp
     error = await refusal(
         world.api,
         MAKE,
-        {
-            "input": {
-                "caseId": case["id"],
-                "responsibleAgencyId": "servicios-urbanos",
-                "description": "Reparar la banqueta",
-                "dueOn": "2026-11-30",
-            }
-        },
+        commitment_input(case["id"], "Reparar la banqueta"),
         code="BAD_USER_INPUT",
         token=world.secretary,
     )
@@ -413,15 +411,7 @@ async def test_a_due_date_outside_the_business_years_is_refused_and_nothing_is_m
         error = await refusal(
             world.api,
             MAKE,
-            {
-                "input": {
-                    "caseId": case["id"],
-                    "responsibleAgencyId": "servicios-urbanos",
-                    "description": "Tapar el bache",
-                    "dueOn": due,
-                    "tableId": LIGHTING_TABLE,
-                }
-            },
+            commitment_input(case["id"], "Tapar el bache", dueOn=due, tableId=LIGHTING_TABLE),
             code="BAD_USER_INPUT",
             token=world.secretary,
             language="es-MX",

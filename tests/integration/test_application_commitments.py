@@ -595,40 +595,35 @@ def test_a_working_table_commitment_is_not_a_cabinet_secret(
     assert result.version == 2
 
 
-def test_a_commitment_at_a_table_the_case_is_not_routed_to_is_refused(
-    app: TequioApplication, ctx: CommandContext
+@pytest.mark.parametrize(
+    ("where", "refusal", "key"),
+    [
+        ({"table_id": "alumbrado"}, RuleViolation, "case_not_routed_to_table"),
+        ({}, BadInputError, "commitment_needs_forum"),
+    ],
+    ids=["table-not-routed", "nowhere"],
+)
+def test_a_commitment_agreed_at_a_table_not_routed_or_nowhere_is_refused(
+    app: TequioApplication,
+    ctx: CommandContext,
+    where: dict[str, str],
+    refusal: type[Exception],
+    key: str,
 ) -> None:
     case_id = seed(app, ctx)
     position = app.recorder.max_notification_id()
-    with pytest.raises(RuleViolation) as info:
+    with pytest.raises(refusal) as info:
         app.make_commitment(
             ctx,
             case_id=case_id,
             responsible_agency_id="servicios-urbanos",
-            table_id="alumbrado",
             description="Repair 12 lamps",
             due_on=FRIDAY,
+            **where,
         )
-    assert info.value.key == "case_not_routed_to_table"
+    assert getattr(info.value, "key", None) == key
     assert app.recorder.max_notification_id() == position
     assert get_case(app, case_id).status is CaseStatus.RAISED
-
-
-def test_a_commitment_agreed_nowhere_is_refused(
-    app: TequioApplication, ctx: CommandContext
-) -> None:
-    case_id = seed(app, ctx)
-    position = app.recorder.max_notification_id()
-    with pytest.raises(BadInputError) as info:
-        app.make_commitment(
-            ctx,
-            case_id=case_id,
-            responsible_agency_id="servicios-urbanos",
-            description="Repair 12 lamps",
-            due_on=FRIDAY,
-        )
-    assert info.value.key == "commitment_needs_forum"
-    assert app.recorder.max_notification_id() == position
 
 
 def test_an_assembly_may_agree_on_a_case_just_raised(
