@@ -52,8 +52,9 @@ OPENAPI_PARAMETERS = [
     {
         "name": "after",
         "in": "query",
-        "schema": {"type": "string"},
-        "description": "The opaque cursor of an earlier page; the start when absent.",
+        "schema": {"type": "string", "minLength": 1},
+        "description": "The opaque cursor of an earlier page; the start when absent"
+        " (an empty one is refused).",
     },
     {
         "name": "limit",
