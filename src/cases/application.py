@@ -19,7 +19,12 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    JSONTranscoder,
+    Transcoder,
+)
 
 from cases import clock as clocks
 from cases.base import TequioAggregate
@@ -45,6 +50,7 @@ from cases.ids import (
 from cases.receipts import IdempotencyReceipt
 from cases.reporter_vault import ReporterVault
 from cases.schema_lock import schema_lock
+from cases.transcoder import FastJSONTranscoder
 from cases.values import (
     BUSINESS_DATES,
     AssemblyKind,
@@ -138,6 +144,11 @@ class TequioApplication(Application[UUID]):
                 getattr(recorder, "datastore", None), getattr(recorder, "events_table_name", "")
             )
             return recorder
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = FastJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
