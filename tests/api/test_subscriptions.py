@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from typing import Any
 
 from starlette.testclient import TestClient, WebSocketDenialResponse
@@ -32,31 +33,7 @@ def test_board_subscriber_receives_progress_on_a_commitment(
     secret = settings.secret.get_secret_value()
     admin = mint_token(secret, subject="admin", roles=["admin"], municipality=settings.municipality)
     with TestClient(create_app(settings, clock=clock)) as client:
-        run(
-            client,
-            admin,
-            'mutation { addTerritory(id: "t1", name: "Avisadero", kind: "colonia") { id } }',
-        )
-        run(
-            client,
-            admin,
-            'mutation { addAgency(id: "obras", name: "Obras", level: MUNICIPAL) { id } }',
-        )
-        case = run(
-            client,
-            admin,
-            'mutation { raiseCase(input: {territoryId: "t1", theme: ENVIRONMENT,'
-            ' title: "Tiradero", description: "En la esquina"}) { id } }',
-        )["raiseCase"]
-        assembly = run(client, admin, HOLD_ASSEMBLY)["holdAssembly"]
-        made = run(
-            client,
-            admin,
-            "mutation($c: ID!, $a: ID!) { makeCommitment(input: {caseId: $c, responsibleAgencyId:"
-            ' "obras", description: "Retirar", dueOn: "2026-11-30", assemblyId: $a})'
-            " { id version } }",
-            {"c": case["id"], "a": assembly["id"]},
-        )["makeCommitment"]
+        made = obras_commitment(client, admin)
 
         with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
             ws.send_json({"type": "connection_init"})
@@ -86,6 +63,51 @@ def test_board_subscriber_receives_progress_on_a_commitment(
                 "status": "IN_PROGRESS",
             }
             ws.send_json({"id": "board", "type": "complete"})
+
+
+def obras_commitment(
+    client: TestClient, admin: str, *, due: str = "2026-11-30", holder: str | None = None
+) -> dict[str, Any]:
+    """A case raised at an assembly in Avisadero, and Obras' commitment to it; with
+    ``holder``, the post "jefatura" is accountable for it and ``holder`` holds it."""
+    run(
+        client,
+        admin,
+        'mutation { addTerritory(id: "t1", name: "Avisadero", kind: "colonia") { id } }',
+    )
+    run(
+        client, admin, 'mutation { addAgency(id: "obras", name: "Obras", level: MUNICIPAL) { id } }'
+    )
+    case = run(
+        client,
+        admin,
+        'mutation { raiseCase(input: {territoryId: "t1", theme: ENVIRONMENT,'
+        ' title: "Tiradero", description: "En la esquina"}) { id } }',
+    )["raiseCase"]
+    assembly = run(client, admin, HOLD_ASSEMBLY)["holdAssembly"]
+    post = "jefatura" if holder else None
+    if holder:
+        run(
+            client,
+            admin,
+            'mutation { addPost(id: "jefatura", title: "Jefatura", agencyId: "obras") { id } }',
+        )
+        run(
+            client,
+            admin,
+            'mutation($h: String!) { appointToPost(postId: "jefatura", officialName: $h) { id } }',
+            {"h": holder},
+        )
+    return dict(
+        run(
+            client,
+            admin,
+            "mutation($c: ID!, $a: ID!, $d: Date!, $p: ID) { makeCommitment(input: {caseId: $c,"
+            ' responsibleAgencyId: "obras", postId: $p, description: "Retirar", dueOn: $d,'
+            " assemblyId: $a}) { id version } }",
+            {"c": case["id"], "a": assembly["id"], "d": due, "p": post},
+        )["makeCommitment"]
+    )
 
 
 HOLD_ASSEMBLY = (
@@ -339,3 +361,121 @@ def test_a_websocket_the_server_closes_leaves_no_expiry_watch_behind(
             while client.portal.call(watches) and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert client.portal.call(watches) == 0
+
+
+def ws_subscribe(ws: Any, op_id: str, query: str, token: str | None = None) -> None:
+    init: dict[str, Any] = {"type": "connection_init"}
+    if token is not None:
+        init["payload"] = {"Authorization": f"Bearer {token}"}
+    ws.send_json(init)
+    assert ws.receive_json()["type"] == "connection_ack"
+    ws.send_json({"id": op_id, "type": "subscribe", "payload": {"query": query}})
+
+
+def report_progress(client: TestClient, token: str, commitment_id: str, progress: int) -> None:
+    current = run(
+        client, token, "query($id: ID!) { commitment(id: $id) { version } }", {"id": commitment_id}
+    )["commitment"]
+    run(
+        client,
+        token,
+        "mutation($id: ID!, $v: Int!, $p: Int!) { reportProgress(commitmentId: $id,"
+        ' expectedVersion: $v, progress: $p, note: "Avance") { version } }',
+        {"id": commitment_id, "v": current["version"], "p": progress},
+    )
+
+
+def test_a_live_board_names_today_s_holder_and_counts_today_s_overdue_days(
+    settings: Settings, clock: FixedClock
+) -> None:
+    # The board stays open all day: a post that changes hands, or a due date that
+    # passes overnight, shows in the next push, not what was true when it connected.
+    secret = settings.secret.get_secret_value()
+    admin = mint_token(secret, subject="admin", roles=["admin"], municipality=settings.municipality)
+    due = clock.now().date() + timedelta(days=1)
+    with TestClient(create_app(settings, clock=clock)) as client:
+        made = obras_commitment(client, admin, due=due.isoformat(), holder="Laura Gómez")
+
+        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            ws_subscribe(
+                ws,
+                "board",
+                "subscription { commitmentChanged { progress accountable { name }"
+                " overdue daysOverdue } }",
+            )
+            for progress, holder, days_overdue in (
+                (20, "Laura Gómez", 0),
+                (40, "Rosa Martínez", 2),
+            ):
+                if holder != "Laura Gómez":  # overnight, the post changed hands
+                    run(
+                        client,
+                        admin,
+                        'mutation($h: String!) { appointToPost(postId: "jefatura",'
+                        " officialName: $h) { id } }",
+                        {"h": holder},
+                    )
+                    clock.advance(timedelta(days=3))
+                report_progress(client, admin, made["id"], progress)
+                pushed = ws.receive_json()["payload"]["data"]["commitmentChanged"]
+                assert pushed == {
+                    "progress": progress,
+                    "accountable": {"name": holder},
+                    "overdue": days_overdue > 0,
+                    "daysOverdue": days_overdue,
+                }
+            ws.send_json({"id": "board", "type": "complete"})
+
+
+def test_errors_over_a_websocket_carry_their_code_in_the_caller_s_language(
+    settings: Settings, clock: FixedClock
+) -> None:
+    secret = settings.secret.get_secret_value()
+    admin = mint_token(secret, subject="admin", roles=["admin"], municipality=settings.municipality)
+    with TestClient(create_app(settings, clock=clock)) as client:
+        cabinet, _ = cabinet_and_public_commitments(client, admin)
+        spanish = {"Accept-Language": "es-MX"}
+        with client.websocket_connect(
+            "/graphql", subprotocols=["graphql-transport-ws"], headers=spanish
+        ) as ws:
+            ws_subscribe(
+                ws,
+                "unsigned",
+                'mutation { addAgency(id: "x", name: "X", level: MUNICIPAL) { id } }',
+            )
+            unsigned = ws.receive_json()
+            assert unsigned["type"] == "next", unsigned
+            (error,) = unsigned["payload"]["errors"]
+            assert error["extensions"]["code"] == "UNAUTHENTICATED"
+            assert error["message"].startswith("Primero inicie sesión")
+            assert ws.receive_json() == {"id": "unsigned", "type": "complete"}
+
+            ws.send_json(
+                {
+                    "id": "bad-filter",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": "subscription { commitmentChanged(filter: {status: FOO}) { id } }"
+                    },
+                }
+            )
+            refused = ws.receive_json()
+            assert refused["type"] == "error", refused
+            (error,) = refused["payload"]
+            assert error["extensions"]["code"] == "BAD_USER_INPUT"
+            assert "FOO" in error["message"] and "does not exist" not in error["message"]
+
+        with client.websocket_connect(
+            "/graphql", subprotocols=["graphql-transport-ws"], headers=spanish
+        ) as ws:
+            ws_subscribe(
+                ws,
+                "stale",
+                f'mutation {{ reportProgress(commitmentId: "{cabinet["id"]}", expectedVersion: 99,'
+                ' progress: 10, note: "Avance") { version } }',
+                token=admin,
+            )
+            stale = ws.receive_json()
+            (error,) = stale["payload"]["errors"]
+            assert error["extensions"]["code"] == "CONFLICT"
+            assert error["message"].startswith("Alguien más modificó")

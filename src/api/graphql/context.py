@@ -59,6 +59,15 @@ class TequioContext(BaseContext):
         what was loaded for the first one is forgotten."""
         self.caller = caller
         self.cabinet_scope = policy.cabinet_scope(caller)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Forgets what the DataLoaders have loaded and reads the day again. A request's
+        context lives as long as the request, but a WebSocket's lives as long as the
+        connection: each operation over it, and each push of a live board, starts
+        from the read models as they are now (a post that changed hands names its new
+        holder) on the day it is now (what fell due overnight is overdue)."""
+        self.today = today(self.runtime.clock, self.runtime.settings.zone)
         for name, attribute in vars(type(self)).items():
             if isinstance(attribute, cached_property):
                 self.__dict__.pop(name, None)

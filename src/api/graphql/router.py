@@ -126,6 +126,8 @@ class TequioTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                     {"id": message["id"], "type": "error", "payload": [error.formatted]}
                 )
                 return
+        if isinstance(context, TequioContext):
+            context.refresh()  # the connection's context outlives each operation
         await super().handle_subscribe(message)
 
 

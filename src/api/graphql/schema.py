@@ -55,13 +55,22 @@ class ContractErrors(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        self._translate_errors(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Over a WebSocket each result is sent as it comes, before the operation ends:
+        each is translated here, so that errors there carry their code and language too."""
+        self._translate_errors(result)
+        yield
+
+    def _translate_errors(self, result: Any) -> None:
         errors = getattr(result, "errors", None) if result is not None else None
         if not errors:
             return
+        # Translating twice gives the same (a stream's last result may come back here).
         context = self.execution_context.context
         language = getattr(context, "language", "en")
-        result.errors = [self._translate(e, language) for e in errors]  # type: ignore[union-attr]
+        result.errors = [self._translate(e, language) for e in errors]
 
     def _translate(self, error: GraphQLError, language: str) -> GraphQLError:
         original = error.original_error

@@ -55,6 +55,7 @@ class Subscription:
                 continue
             seen = changes[-1][0]
             await wait_for(pool, seen, timeout=2.0, names=["commitments"])
+            ctx.refresh()
             ids = list(dict.fromkeys(subject for _, subject in changes))
             rows = await q.commitments.commitments_by_ids(
                 ctx.municipality, ids, cabinet_scope=ctx.cabinet_scope
