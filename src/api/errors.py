@@ -29,6 +29,11 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Only coordinators may read a reporter's contact data.",
         "es": "Solo la coordinación puede consultar los datos de contacto de quien reportó.",
     },
+    "forbidden_personal_data_audit": {
+        "en": "Only coordinators and administrators may see who read a reporter's contact data.",
+        "es": "Solo la coordinación y la administración pueden ver quién consultó los datos de "
+        "contacto de quien reportó.",
+    },
     "no_such_table": {
         "en": "No table or cabinet with id '{table_id}' exists.",
         "es": "No existe una mesa o gabinete con el identificador '{table_id}'.",
@@ -288,6 +293,10 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "2026-11-01T00:00:00-06:00; got '{value}'.",
         "es": "'{field}' debe ser una fecha y hora ISO 8601 como "
         "2026-11-01T00:00:00-06:00; se recibió '{value}'.",
+    },
+    "open311_date_out_of_range": {
+        "en": "'{field}' must be between the years 1900 and 9000; got '{value}'.",
+        "es": "'{field}' debe estar entre los años 1900 y 9000; se recibió '{value}'.",
     },
     "open311_date_order": {
         "en": "start_date must not be later than end_date.",

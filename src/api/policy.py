@@ -107,7 +107,9 @@ def require_personal_data(caller: Caller, *, audit: bool = False) -> None:
     """Reporters' contacts are for the coordinators who triage cases, on record."""
     if caller.is_public:
         raise ApiError("UNAUTHENTICATED", "unauthenticated")
-    if not caller.has(*(PERSONAL_DATA_AUDITORS if audit else PERSONAL_DATA_READERS)):
+    if audit and not caller.has(*PERSONAL_DATA_AUDITORS):
+        raise ApiError("FORBIDDEN", "forbidden_personal_data_audit")
+    if not audit and not caller.has(*PERSONAL_DATA_READERS):
         raise ApiError("FORBIDDEN", "forbidden_personal_data")
 
 

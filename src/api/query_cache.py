@@ -115,7 +115,7 @@ READ_FIELDS: Mapping[str, frozenset[str]] = {
     ),
     "Case": _fields(
         "id version title description theme priority status externalId location raisedAt"
-        " territory assembly tables commitments timeline"
+        " territory assembly tables commitments timeline mergedInto"
     ),
     "CaseConnection": _fields("edges pageInfo totalCount"),
     "CaseEdge": _fields("cursor node"),

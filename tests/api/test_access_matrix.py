@@ -796,7 +796,14 @@ def actors(entries: list[dict[str, Any]]) -> str:
 
 
 def case_timeline_actors(data: Any, st: Story) -> str:
-    return actors(data["case"]["timeline"])
+    return actors([e for e in data["case"]["timeline"] if e["type"] != "AttentionStarted"])
+
+
+def cabinet_attention_actor(data: Any, st: Story) -> str:
+    """The case went into attention with the cabinet's commitment: who agreed it would
+    name the cabinet to a caller who may not see it."""
+    (entry,) = [e for e in data["case"]["timeline"] if e["type"] == "AttentionStarted"]
+    return seen_or_hidden(entry["actor"] == ACTOR, entry["actor"] is None, entry)
 
 
 def commitment_timeline_actors(data: Any, st: Story) -> str:
@@ -983,6 +990,13 @@ READS: dict[str, Read] = {
         case_timeline_actors,
         lambda st: [ACTOR],
         authenticated_see,
+    ),
+    "case.timeline.cabinet_attention_actor": Read(
+        "query($id: ID!) { case(id: $id) { timeline { type actor } } }",
+        lambda st: {"id": st.case},
+        cabinet_attention_actor,
+        lambda st: [],  # the same actor did the case's visible steps
+        cabinet_readers_see,
     ),
     "commitment.timeline.actor": Read(
         "query($id: ID!) { commitment(id: $id) { timeline { type actor } } }",

@@ -295,3 +295,24 @@ async def test_reassigning_keeps_who_was_accountable_when_the_commitment_was_mad
         "type": "Reassigned",
         "summary": "Reasignado al área 'obras' — Es obra civil, no alumbrado",
     }
+
+
+async def test_a_merged_case_names_the_case_it_was_merged_into(world: World) -> None:
+    original = await world.raise_case("Bache en la calle 5")
+    duplicate = await world.raise_case("Bache en calle cinco")
+    merged = (
+        await world.api.run(
+            "mutation($id: ID!, $into: ID!) { mergeCase(caseId: $id, expectedVersion: 1,"
+            " intoCaseId: $into) { status mergedInto { id title } } }",
+            {"id": duplicate["id"], "into": original["id"]},
+            token=world.coordinator,
+        )
+    )["mergeCase"]
+    assert merged == {
+        "status": "MERGED",
+        "mergedInto": {"id": original["id"], "title": "Bache en la calle 5"},
+    }
+    still_open = await world.api.run(
+        "query($id: ID!) { case(id: $id) { mergedInto { id } } }", {"id": original["id"]}
+    )
+    assert still_open["case"]["mergedInto"] is None

@@ -278,6 +278,7 @@ async def test_cabinet_commitments_and_cabinets_never_reach_the_feed(world: Worl
     story = await feed.all(subject=f"case/{case['id']}")
     assert story[-1]["type"] == "mx.tequio.case.attention_started.v1"
     assert "commitment_id" not in story[-1]["data"]
+    assert "actor" not in story[-1]["data"]  # who agreed it would name the cabinet
     # An admin reads the same feed: the feed has no per-caller view.
     admin_view = await Feed(world, "admin.sistema", "admin").all(subject=f"case/{case['id']}")
     assert admin_view == story

@@ -254,3 +254,26 @@ async def test_a_refused_http_request_gives_its_reason_in_spanish(
         "La solicitud GraphQL no puede ejecutarse: no se aceptan varias operaciones en una"
         " solicitud (lotes)."
     )
+
+
+@pytest.mark.parametrize(
+    ("since", "reason"),
+    [
+        ("garbage", "se esperaban 4 dígitos y llegó 'garb'"),
+        ("20", "la fecha está incompleta"),
+        ("2026-1", "el día del año no es válido"),
+        ("2026-11-01X", "la hora está incompleta"),
+        ("2026-11-01T10:00:00+25:00", "las horas del desfase horario no son válidas"),
+    ],
+)
+async def test_a_date_and_time_that_cannot_be_read_is_explained_in_spanish(
+    api: GraphQLClient, since: str, reason: str
+) -> None:
+    response = await api.post(
+        'query($s: DateTime!) { cabinetBriefing(cabinetId: "gab", since: $s) { newCasesCount } }',
+        {"s": since},
+        language="es-MX",
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].endswith(reason), error["message"]

@@ -81,6 +81,24 @@ async def test_the_coordinator_reads_the_contact_and_the_read_is_on_record(
 
 
 @pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("en", "Only coordinators and administrators may see who read a reporter's contact"),
+        ("es-MX", "Solo la coordinación y la administración pueden ver quién consultó"),
+    ],
+)
+async def test_a_secretary_is_told_who_may_see_the_log_of_contact_reads(
+    api: GraphQLClient, coordinator: str, language: str, message: str
+) -> None:
+    case_id = await raise_with_contact(api, coordinator)
+    secretary = api.token("secretary:x", "secretary")
+    body = (await api.post(READS, {"id": case_id}, token=secretary, language=language)).json()
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert error["message"].startswith(message)
+
+
+@pytest.mark.parametrize(
     ("role", "code"),
     [
         ("secretary", "FORBIDDEN"),

@@ -21,7 +21,13 @@ class CaseFilter:
     theme: Theme | None = None  # type: ignore[valid-type]
     status: CaseStatus | None = None  # type: ignore[valid-type]
     table_id: strawberry.ID | None = None
-    search: str | None = None
+    search: str | None = strawberry.field(
+        default=None,
+        description="Spanish full-text search of titles and descriptions: whole words,"
+        " matched by their stem (luminaria, luminarias) with accents ignored, in web-search"
+        ' syntax ("a phrase", -word, or). Words too common to index (de, la, el, a) and'
+        " parts of words (lumin) match nothing.",
+    )
 
 
 @strawberry.input

@@ -210,15 +210,56 @@ def in_spanish(message: str) -> str:
     return message
 
 
-# Python's own reasons for a date or time it cannot read, as the scalars pass them on.
+# The reasons Python (``Date``) and dateutil's ISO parser (``DateTime``) give for a date
+# or time they cannot read, as the scalars pass them on.
 PYTHON_REASONS = (
     (re.compile(r"month must be in 1\.\.12"), "el mes debe estar entre 1 y 12"),
     (re.compile(r"day is out of range for month"), "el día no existe en ese mes"),
     (re.compile(r"hour must be in 0\.\.23"), "la hora debe estar entre 0 y 23"),
     (re.compile(r"minute must be in 0\.\.59"), "el minuto debe estar entre 0 y 59"),
     (re.compile(r"second must be in 0\.\.59"), "el segundo debe estar entre 0 y 59"),
+    (re.compile(r"year (-?\d+) is out of range"), r"el año \1 está fuera de rango"),
     (re.compile(r"Invalid isoformat string"), "no es una fecha ISO 8601"),
+    (re.compile(r"Expected (\d+) digits, got"), r"se esperaban \1 dígitos y llegó"),
     (re.compile(r"Expected (\d+) digits"), r"se esperaban \1 dígitos"),
+    (
+        re.compile(r"ISO-8601 strings should contain only ASCII characters"),
+        "una fecha ISO 8601 solo lleva caracteres ASCII",
+    ),
+    (re.compile(r"String contains unknown ISO components"), "sobran caracteres tras la fecha"),
+    (re.compile(r"Unused components in ISO string"), "sobran caracteres tras la hora"),
+    (re.compile(r"ISO string too short"), "la fecha está incompleta"),
+    (re.compile(r"ISO time too short"), "la hora está incompleta"),
+    (re.compile(r"Invalid common month"), "el mes no es válido"),
+    (re.compile(r"Invalid common day"), "el día no es válido"),
+    (re.compile(r"Invalid ISO format"), "no es una fecha ISO 8601"),
+    (re.compile(r"Invalid separator in ISO string"), "el separador de la fecha no es válido"),
+    (re.compile(r"Inconsistent use of dash separator"), "los guiones no son constantes"),
+    (re.compile(r"Inconsistent use of colon separator"), "los dos puntos no son constantes"),
+    (
+        re.compile(r"Invalid ordinal day (\d+) for year (\d+)"),
+        r"el año \2 no tiene un día \1",
+    ),
+    (re.compile(r"Invalid ordinal day"), "el día del año no es válido"),
+    (re.compile(r"Invalid week: (\d+)"), r"la semana \1 no es válida"),
+    (re.compile(r"Invalid weekday: (\d+)"), r"el día de la semana \1 no es válido"),
+    (
+        re.compile(r"Hour may only be 24 at 24:00:00\.000"),
+        "la hora 24 solo es válida como 24:00:00.000",
+    ),
+    (
+        re.compile(r"Time zone offset must be 1, 3, 5 or 6 characters"),
+        "el desfase horario debe tener 1, 3, 5 o 6 caracteres",
+    ),
+    (re.compile(r"Time zone offset requires sign"), "el desfase horario necesita su signo"),
+    (
+        re.compile(r"Invalid minutes in time zone offset"),
+        "los minutos del desfase horario no son válidos",
+    ),
+    (
+        re.compile(r"Invalid hours in time zone offset"),
+        "las horas del desfase horario no son válidas",
+    ),
 )
 
 

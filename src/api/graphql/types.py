@@ -197,7 +197,37 @@ async def _timeline(info: Info, rows: list[Row]) -> list[TimelineEntry]:
             summary=summarize(r["type"], r["data"], language),
             actor=r["actor"] if show_actor else None,
         )
-        for r in await _without_hidden_tables(info, rows)
+        for r in await _without_hidden_attention(info, await _without_hidden_tables(info, rows))
+    ]
+
+
+async def _without_hidden_attention(info: Info, rows: list[Row]) -> list[Row]:
+    """A case goes into attention when a commitment is agreed for it. When the caller
+    may not see that commitment (a security cabinet's), the entry stays, as on the
+    case's status, but without the commitment or who agreed it: the secretary who
+    did would name the cabinet."""
+    started = sorted(
+        {
+            r["data"]["commitment_id"]
+            for r in rows
+            if r["type"] == "AttentionStarted" and (r["data"] or {}).get("commitment_id")
+        }
+    )
+    if not started:
+        return rows
+    found = await info.context.commitments.load_many(started)
+    hidden = {commitment for commitment, row in zip(started, found, strict=True) if row is None}
+    if not hidden:
+        return rows
+    return [
+        {
+            **r,
+            "actor": None,
+            "data": {k: v for k, v in r["data"].items() if k != "commitment_id"},
+        }
+        if r["type"] == "AttentionStarted" and r["data"].get("commitment_id") in hidden
+        else r
+        for r in rows
     ]
 
 
@@ -320,6 +350,16 @@ class Case:
     @strawberry.field
     async def timeline(self, info: Info) -> list[TimelineEntry]:
         return await _timeline(info, await info.context.case_timelines.load(str(self.id)))
+
+    @strawberry.field(
+        description="The case this one was merged into as a duplicate (null unless MERGED)."
+    )
+    async def merged_into(self, info: Info) -> Case | None:
+        target = self.row.get("merged_into")
+        if not target:
+            return None
+        row = await info.context.cases.load(target)
+        return Case.from_row(row) if row else None
 
     @strawberry.field(
         description="Personal data: coordinators only, and every read is recorded. "

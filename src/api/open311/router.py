@@ -493,10 +493,10 @@ def _instant(field: str, value: str | None, call: Call, *, last: bool = False) -
     text = value.strip()
     try:
         at = datetime.fromisoformat(text)
-        if not EARLIEST <= at.replace(tzinfo=None) <= LATEST:
-            raise ValueError(text)
     except ValueError:
         raise _refuse(400, "open311_bad_date", field=field, value=value[:40]) from None
+    if not EARLIEST <= at.replace(tzinfo=None) <= LATEST:
+        raise _refuse(400, "open311_date_out_of_range", field=field, value=value[:40])
     # The spec asks for an offset; a date or time without one is read as local time.
     at = at if at.tzinfo else at.replace(tzinfo=call.runtime.settings.zone)
     if last and "T" not in text.upper() and " " not in text:

@@ -230,5 +230,7 @@ class FeedProjection(TequioProjection[FeedView]):
             commitment = data["commitment_id"]
             found = self._confidentiality(curs, municipality, "commitment", [commitment])
             if found[commitment] is not False:  # a cabinet's, or not published
+                # Who agreed it would name the cabinet as surely as its id.
                 del data["commitment_id"]
+                data.pop("actor", None)
         return data
