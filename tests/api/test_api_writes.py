@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from anyio import to_thread
-from world import MAKE, PROGRESS, RAISE, RESCHEDULE, World, module_world
+from world import FULFIL, MAKE, PROGRESS, RAISE, RESCHEDULE, World, module_world
 
 world = module_world()
 
@@ -316,3 +316,28 @@ async def test_a_merged_case_names_the_case_it_was_merged_into(world: World) -> 
         "query($id: ID!) { case(id: $id) { mergedInto { id } } }", {"id": original["id"]}
     )
     assert still_open["case"]["mergedInto"] is None
+
+
+async def test_the_board_finds_the_commitments_the_community_disputed(world: World) -> None:
+    case = await world.raise_case("Coladera sin tapa")
+    disputed = await world.commit(case["id"], "Poner tapa a la coladera")
+    untouched = await world.commit(case["id"], "Señalizar la coladera")
+    await world.api.run(
+        FULFIL, {"id": disputed["id"], "v": 1, "evidence": "Foto"}, token=world.urbanos
+    )
+    await world.api.run(
+        "mutation($id: ID!, $a: ID!) { disputeFulfilment(commitmentId: $id, expectedVersion: 2,"
+        ' assemblyId: $a, reason: "La tapa es de cartón") { id } }',
+        {"id": disputed["id"], "a": world.assembly_id},
+        token=world.coordinator,
+    )
+    board = (
+        "query($c: ID!, $d: Boolean) { commitments(filter: {caseId: $c, disputed: $d})"
+        " { totalCount edges { node { id status disputes } } } }"
+    )
+    for flag, expected in ((True, disputed), (False, untouched)):
+        found = (await world.api.run(board, {"c": case["id"], "d": flag}))["commitments"]
+        assert found["totalCount"] == 1
+        (node,) = [e["node"] for e in found["edges"]]
+        assert node["id"] == expected["id"]
+        assert (node["status"], node["disputes"] > 0) == ("IN_PROGRESS" if flag else "OPEN", flag)

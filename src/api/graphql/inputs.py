@@ -39,6 +39,12 @@ class CommitmentFilter:
     table_id: strawberry.ID | None = None
     case_id: strawberry.ID | None = None
     due_before: date | None = None
+    disputed: bool | None = strawberry.field(
+        default=None,
+        description="true: commitments the community has disputed at least once; false:"
+        " never disputed. (A dispute returns a commitment to IN_PROGRESS: the DISPUTED"
+        " status is reserved, and no commitment has it.)",
+    )
 
 
 @strawberry.input

@@ -171,6 +171,7 @@ class Query:
                 table_id=_id(f.table_id),
                 case_id=_id(f.case_id),
                 due_before=f.due_before,
+                disputed=f.disputed,
                 cabinet_scope=info.context.cabinet_scope,
                 first=_page_size(first),
                 after=after,

@@ -28,6 +28,7 @@ def matches(row: dict[str, Any], f: CommitmentFilter | None, today: Any) -> bool
         f.case_id is None or str(f.case_id) == row["case_id"],
         f.table_id is None or str(f.table_id) == row.get("table_id"),
         f.due_before is None or row["due_on"] < f.due_before,
+        f.disputed is None or f.disputed == (row.get("disputes", 0) > 0),
         f.overdue is None or f.overdue == is_overdue(status, row["due_on"], today),
     ]
     return all(checks)

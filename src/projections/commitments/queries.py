@@ -114,6 +114,7 @@ class CommitmentQueries:
         table_id: str | None = None,
         case_id: str | None = None,
         due_before: date | None = None,
+        disputed: bool | None = None,
         cabinet_scope: CabinetScope = None,
         first: int = 50,
         after: str | None = None,
@@ -121,8 +122,9 @@ class CommitmentQueries:
         """The board, soonest due first (``due_on``, then ``id``).
 
         ``territory_id`` takes in every territory below it; ``due_before`` is strict
-        (due on an earlier day); ``overdue`` is judged against ``today``. A bad
-        cursor is a ValueError.
+        (due on an earlier day); ``overdue`` is judged against ``today``; ``disputed``
+        is whether the community disputed it at least once. A bad cursor is a
+        ValueError.
         """
         check_first(first)
         p = Params(municipality)
@@ -142,6 +144,8 @@ class CommitmentQueries:
             where.append(f"c.case_id = {p(case_id)}")
         if due_before is not None:
             where.append(f"c.due_on < {p(due_before)}::date")
+        if disputed is not None:
+            where.append("c.disputes > 0" if disputed else "c.disputes = 0")
         count_sql = f"SELECT count(*) FROM {COMMITMENTS} c WHERE {' AND '.join(where)}"
         count_args = list(p.values)
         if after is not None:
