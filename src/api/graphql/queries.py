@@ -151,7 +151,11 @@ class Query:
         row = await info.context.commitments.load(_id(id) or "")
         return Commitment.from_row(row) if row else None
 
-    @strawberry.field
+    @strawberry.field(
+        description="The board, soonest due first (dueOn, then id), a page after a cursor."
+        " A commitment rescheduled while you page moves in that order, so it can be"
+        " missed or seen twice: to copy every change, follow the event feed."
+    )
     async def commitments(
         self,
         info: Info,

@@ -498,11 +498,17 @@ class CaseEdge:
     node: Case
 
 
+TOTAL_COUNT = (
+    "How many match the filter now. It is counted apart from the page, so while others"
+    " write it can differ from what paging finds by what changed meanwhile."
+)
+
+
 @strawberry.type
 class CaseConnection:
     edges: list[CaseEdge]
     page_info: PageInfo
-    total_count: int
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
 
 @strawberry.type
@@ -515,7 +521,7 @@ class CommitmentEdge:
 class CommitmentConnection:
     edges: list[CommitmentEdge]
     page_info: PageInfo
-    total_count: int
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
 
 @strawberry.type
