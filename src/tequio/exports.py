@@ -23,6 +23,7 @@ import asyncio
 import csv
 import json
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -678,9 +679,20 @@ def _write(export: Export, args: argparse.Namespace, now: datetime) -> str:
         sys.stdout.flush()
         return "stdout"
     target = Path(args.output)
+    if target.exists() and not target.resolve().is_file():
+        # A pipe, a terminal or a device (/dev/stdout): written into, never replaced.
+        with target.open("w", encoding="utf-8", newline="") as out:
+            write(out)
+        return str(target)
+    # A link is followed: the file it names is replaced, and the link stays.
+    target = target.resolve()
     # Written next to the target and renamed: a reader never sees half a file.
-    handle, temporary = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.")
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
+        # mkstemp makes the file private (0600); an export is meant to be read by
+        # others (a web server publishing open data): the usual mode under the umask,
+        # or the mode of the file it replaces.
+        os.chmod(temporary, _mode_of(target))
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             write(out)
         os.replace(temporary, target)
@@ -689,6 +701,15 @@ def _write(export: Export, args: argparse.Namespace, now: datetime) -> str:
             os.unlink(temporary)
         raise
     return str(target)
+
+
+def _mode_of(target: Path) -> int:
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fail(message: str, code: int = 2) -> int:

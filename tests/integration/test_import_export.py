@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import stat
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -489,3 +491,34 @@ def test_a_json_export_is_stamped_in_the_municipalitys_time(tequio: Run) -> None
     stamped = datetime.fromisoformat(json.loads(out)["exported_at"])
     zone = Settings().zone
     assert stamped.utcoffset() == datetime.now(zone).utcoffset() != timedelta(0)
+
+
+def test_an_export_through_a_link_replaces_the_file_and_keeps_the_link_and_its_mode(
+    tequio: Run, tmp_path: Path
+) -> None:
+    published = tmp_path / "cases-2026-11.csv"
+    published.write_text("old\n", encoding="utf-8")
+    published.chmod(0o640)
+    latest = tmp_path / "latest.csv"
+    latest.symlink_to(published)
+    code, _, _ = tequio("export", "cases", "--output", str(latest))
+    assert code == 0
+    assert latest.is_symlink() and latest.resolve() == published
+    assert published.read_text(encoding="utf-8").startswith("id,")
+    assert stat.S_IMODE(published.stat().st_mode) == 0o640
+
+
+def test_a_new_export_file_is_readable_as_the_umask_allows(tequio: Run, tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        code, _, _ = tequio("export", "cases", "--output", str(tmp_path / "cases.csv"))
+    finally:
+        os.umask(umask)
+    assert code == 0
+    assert stat.S_IMODE((tmp_path / "cases.csv").stat().st_mode) == 0o644
+
+
+def test_an_export_into_a_device_writes_into_it_and_leaves_it_a_device(tequio: Run) -> None:
+    code, _, err = tequio("export", "cases", "--output", "/dev/null")
+    assert code == 0, err
+    assert Path("/dev/null").is_char_device()
