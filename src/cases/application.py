@@ -50,6 +50,7 @@ from cases.ids import (
 from cases.receipts import IdempotencyReceipt
 from cases.reporter_vault import ReporterVault
 from cases.schema_lock import schema_lock
+from cases.stored_events_check import check_stored_events_open
 from cases.transcoder import FastJSONTranscoder
 from cases.values import (
     BUSINESS_DATES,
@@ -121,6 +122,7 @@ class TequioApplication(Application[UUID]):
         time_zone: str = "America/Mexico_City",
     ) -> None:
         super().__init__(env)
+        check_stored_events_open(self.recorder, self.mapper.cipher, self.mapper.compressor)
         self._cabinet_tables: dict[UUID, bool] = {}
         self._get_locks = [threading.Lock() for _ in range(GET_LOCKS)]
         self.clock: clocks.Clock = clock or clocks.SystemClock()

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from cases.stored_events_check import StoredEventsUnreadable
 from tequio.database import ConnectionInfo, DatabaseUnavailable, check_reachable
 from tequio.settings import Settings, tune_interpreter
 from tequio.worker_process import WorkerNotReady
@@ -287,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseUnavailable as error:
         print(f"tequio: {error}", file=sys.stderr)
         return 2
-    except BadConfiguration as error:
+    except (BadConfiguration, StoredEventsUnreadable) as error:
         print(f"tequio: bad configuration: {error}", file=sys.stderr)
         return 2
     except WorkerNotReady as error:

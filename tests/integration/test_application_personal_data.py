@@ -14,6 +14,7 @@ from cases.application import CommandContext, TequioApplication
 from cases.case import Case
 from cases.clock import FixedClock
 from cases.errors import RuleViolation
+from cases.stored_events_check import StoredEventsUnreadable
 from cases.values import Theme
 from tequio.application import build_application
 from tequio.database import ConnectionInfo
@@ -219,3 +220,29 @@ def test_events_stored_with_the_earlier_pycryptodome_cipher_are_still_read(
         assert now.reveal_reporter(ctx, case_id=more) == CONTACT
     finally:
         now.close()
+
+
+@pytest.mark.parametrize("other_key", [True, False], ids=["another key", "no key"])
+def test_a_key_that_does_not_open_the_stored_events_stops_the_application_at_once(
+    ciphered_app: TequioApplication,
+    ctx: CommandContext,
+    settings: Settings,
+    db: ConnectionInfo,
+    clock: FixedClock,
+    other_key: bool,
+) -> None:
+    a_case(ciphered_app, ctx)
+    before = stored_event_bytes(db)
+    key = SecretStr(AESCipher.create_key(32)) if other_key else None
+    with pytest.raises(StoredEventsUnreadable, match="set the key they were sealed with"):
+        build_application(settings.model_copy(update={"cipher_key": key}), db, clock=clock)
+    assert stored_event_bytes(db) == before  # nothing sealed with the wrong key
+
+
+def test_a_key_given_to_a_store_kept_in_clear_stops_the_application(
+    app: TequioApplication, ctx: CommandContext, settings: Settings, db: ConnectionInfo
+) -> None:
+    a_case(app, ctx)
+    keyed = settings.model_copy(update={"cipher_key": SecretStr(AESCipher.create_key(32))})
+    with pytest.raises(StoredEventsUnreadable, match="does not open the events already stored"):
+        build_application(keyed, db)

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import psycopg
 import pytest
+from eventsourcing.cryptography import AESCipher
 from eventsourcing.persistence import IntegrityError, Tracking
 from projection_helpers import MUNICIPALITY, build_directory, build_week, env_for, snapshot
 
@@ -25,6 +26,7 @@ from projections.registry import PROJECTIONS, tracking_table
 from projections.runtime import ProjectionBusy, ProjectionService, make_view, rebuild
 from projections.timelines import projection as timelines_projection
 from tequio import projections_cli
+from tequio.cli import main
 from tequio.database import ConnectionInfo
 
 BATCH = 10
@@ -500,6 +502,36 @@ def test_status_lag_and_a_second_process_stands_by(
     assert {s["name"]: s for s in runtime.status(env)}["directory"]["running"]
     standby.stop()
     assert not {s["name"]: s for s in runtime.status(env)}["directory"]["running"]
+
+
+def test_a_rebuild_with_a_key_that_does_not_open_the_events_keeps_the_read_models(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    build_directory(app, ctx)
+    env = env_for(db)
+    rebuild(env, "directory")
+
+    def directory_rows() -> list[Any]:
+        with psycopg.connect(db.url()) as conn:
+            return [
+                conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+                for table in PROJECTIONS["directory"][1].TABLES
+            ]
+
+    before = directory_rows()
+    assert any(before)
+    monkeypatch.setenv("DATABASE_URL", db.url())
+    monkeypatch.setenv("TEQUIO_MUNICIPALITY", MUNICIPALITY)
+    monkeypatch.setenv("TEQUIO_CIPHER_KEY", AESCipher.create_key(32))
+    assert main(["projections", "rebuild", "directory"]) == 2
+    assert "does not open the events already stored" in capsys.readouterr().err
+    monkeypatch.delenv("TEQUIO_CIPHER_KEY")  # the library reads it from the environment too
+    assert directory_rows() == before
+    assert {s["name"]: s for s in runtime.status(env)}["directory"]["position"] == head(app)
 
 
 def test_cli_status_and_rebuild(
