@@ -37,7 +37,8 @@ from api.runtime import ReadModels, Runtime
 from cases.clock import Clock, SystemClock
 from integrations.webhooks.config import WebhookConfig
 from integrations.webhooks.host import Webhooks
-from projections.positions import ProgressWatch
+from projections.positions import ProgressWatch, kept_now
+from projections.registry import PROJECTIONS
 from projections.runtime import ProjectionService
 from projections.runtime import status as projection_status
 from tequio.application import build_application, library_env
@@ -212,7 +213,13 @@ def create_app(
     app.include_router(open311.router, prefix=open311.PREFIX)
 
     @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
+    async def healthz(request: Request) -> Any:
+        runtime: Runtime = request.app.state.runtime
+        if runtime.database.embedded_stopped():
+            return JSONResponse(
+                {"status": "the embedded PostgreSQL has stopped: restart Tequio to start it"},
+                status_code=503,
+            )
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"])
@@ -224,17 +231,20 @@ def create_app(
                 await conn.fetchval("select 1", timeout=2)
             checks["database"] = "ok"
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-            checks["database"] = f"unreachable: {type(error).__name__}"
-        if projections_worker is not None:
-            # Kept by the child (ADR 0021): its runners' errors are in /metrics and
-            # `tequio projections status`; its heartbeats pause during a long index build.
-            checks["projections"] = (
-                "ok" if projections_worker.alive else "not running: the worker is starting again"
-            )
-        elif runtime.projections is not None and checks["database"] != "ok":
+            checks["database"] = f"unreachable: {_unreachable(error)}"
+        if checks["database"] != "ok":
             # Asking for their status would wait on the library's retries (minutes).
             checks["projections"] = "unknown: the database is unreachable"
-        elif runtime.projections is not None:
+        elif projections_worker is not None and not projections_worker.alive:
+            checks["projections"] = "not running: the worker is starting again"
+        elif runtime.projections is None:
+            # Kept by another process: this server's worker child (ADR 0021), or `tequio
+            # worker` processes (with --no-projections, as docker-compose runs it). Their
+            # heartbeats say whether they keep them; one that hangs stops beating.
+            kept = await kept_now(runtime.pool)
+            missing = [name for name in PROJECTIONS if name not in kept]
+            checks["projections"] = "ok" if not missing else f"not running: {', '.join(missing)}"
+        else:
             status = None
             with anyio.move_on_after(5):
                 status = await to_thread.run_sync(
@@ -278,3 +288,12 @@ def _bearer_is(request: Request, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(
         given.strip().encode(), token.encode()
     )
+
+
+def _unreachable(error: BaseException) -> str:
+    """What an operator can act on: a missing socket file means the server is down."""
+    if isinstance(error, FileNotFoundError):
+        return "PostgreSQL is not running (its socket is gone)"
+    if isinstance(error, ConnectionRefusedError):
+        return "PostgreSQL refuses connections (not running, or not listening there)"
+    return type(error).__name__

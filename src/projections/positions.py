@@ -20,7 +20,13 @@ from typing import Any
 import asyncpg
 
 from cases.application import TequioApplication
-from projections.registry import PROJECTIONS, select, tracking_table
+from projections.registry import (
+    HEARTBEAT_STALE_AFTER,
+    PROJECTIONS,
+    STATUS_TABLE,
+    select,
+    tracking_table,
+)
 
 # The tracking rows are kept per application: this one is the event store.
 APPLICATION_NAME = TequioApplication.name
@@ -58,6 +64,21 @@ async def positions(pool: asyncpg.Pool, names: Sequence[str] | None = None) -> d
             # Some projection has never run here: its table does not exist yet.
             return await _one_by_one(conn, chosen)
     return {r["name"]: int(r["position"] or 0) for r in rows}
+
+
+async def kept_now(pool: asyncpg.Pool) -> set[str]:
+    """The projections some process keeps now: those with a recent heartbeat (what
+    ``tequio projections status`` calls running), for a process that keeps none."""
+    async with pool.acquire() as conn:
+        try:
+            rows = await conn.fetch(
+                f"SELECT name FROM {STATUS_TABLE} WHERE running"
+                " AND heartbeat_at > now() - make_interval(secs => $1)",
+                HEARTBEAT_STALE_AFTER,
+            )
+        except asyncpg.UndefinedTableError:
+            return set()  # no projection has run on this database yet
+    return {r["name"] for r in rows}
 
 
 async def _one_by_one(conn: Any, names: Sequence[str]) -> dict[str, int]:

@@ -16,6 +16,11 @@ from projections.timelines.projection import TimelinesProjection, TimelinesView
 
 ProjectionPair = tuple[type[TequioProjection[Any]], type[TequioView]]
 
+# Each running projection's heartbeat row (written every few seconds by the process
+# that keeps it): a heartbeat older than this means nobody keeps it now.
+STATUS_TABLE = "projections_status"
+HEARTBEAT_STALE_AFTER = 10.0
+
 PROJECTIONS: MappingProxyType[str, ProjectionPair] = MappingProxyType(
     {
         projection.name: (projection, view)

@@ -60,14 +60,19 @@ from projections.base import (
     roomy_send_buffer,
 )
 from projections.positions import PROGRESS_CHANNEL, announcement
-from projections.registry import PROJECTIONS, select, tracking_table
+from projections.registry import (
+    HEARTBEAT_STALE_AFTER,
+    PROJECTIONS,
+    STATUS_TABLE,
+    select,
+    tracking_table,
+)
 
 log = logging.getLogger("tequio.projections")
 T = TypeVar("T")
 
 APPLICATION_NAME = TequioApplication.name
 EVENTS_TABLE = f"{APPLICATION_NAME.lower()}_events"
-STATUS_TABLE = "projections_status"
 LOCK_NAMESPACE = "tequio.projection"
 
 CHECK_INTERVAL = 2.0
@@ -755,7 +760,7 @@ def status(env: Mapping[str, str]) -> list[dict[str, Any]]:
     try:
         head = monitor.head()
         positions = monitor.positions(names)
-        stale_after = max(3 * CHECK_INTERVAL, 10.0)
+        stale_after = max(3 * CHECK_INTERVAL, HEARTBEAT_STALE_AFTER)
         reported: dict[str, dict[str, Any]] = {}
         with connect(env) as conn:
             present = conn.execute(

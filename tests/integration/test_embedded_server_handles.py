@@ -9,6 +9,9 @@ import subprocess
 import sys
 from contextlib import suppress
 from pathlib import Path
+from types import SimpleNamespace
+
+from tequio.database import ConnectionInfo, Database
 
 HOLD = """
 import sys, time
@@ -49,3 +52,19 @@ def test_a_killed_process_does_not_keep_the_embedded_server_running(tmp_path: Pa
         if running.exists():  # never leave a server behind, even when this fails
             with suppress(ProcessLookupError, ValueError):
                 os.kill(int(running.read_text().split()[0]), signal.SIGTERM)
+
+
+def test_a_database_knows_when_the_embedded_server_it_started_has_stopped(
+    tmp_path: Path,
+) -> None:
+    started = SimpleNamespace(pgdata=tmp_path)
+    database = Database(ConnectionInfo("/run", 5432, "postgres", "", "tequio"), started)
+    assert database.embedded_stopped()  # no postmaster.pid: nothing runs there
+    # postmaster.pid as PostgreSQL writes it: pid, data folder, start, port, socket
+    # folder, listen address, shared memory, status. This process stands in for it.
+    (tmp_path / "postmaster.pid").write_text(
+        f"{os.getpid()}\n{tmp_path}\n1795356378\n5432\n{tmp_path}\n\n  1 2\nready   \n"
+    )
+    assert not database.embedded_stopped()
+    external = Database(ConnectionInfo("db.example", 5432, "tequio", "x", "tequio"))
+    assert not external.embedded_stopped()  # a server Tequio did not start is not its to watch
