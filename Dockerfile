@@ -23,7 +23,10 @@ RUN uv sync --frozen --no-dev
 
 ENV PATH="/app/.venv/bin:${PATH}"
 
-RUN useradd --create-home --uid 10001 tequio
+# Without DATABASE_URL the embedded PostgreSQL keeps its data here (mount a volume).
+RUN useradd --create-home --uid 10001 tequio && mkdir /data && chown tequio:tequio /data
+ENV TEQUIO_DATA_DIR=/data
+VOLUME ["/data"]
 USER tequio
 
 EXPOSE 8000

@@ -835,9 +835,7 @@ def _rebuild(
         with connect(env) as conn:
             busy = [n for n in names if not _try_lock(conn, n)]
             if busy:
-                raise ProjectionBusy(
-                    f"projection {', '.join(busy)} is running (a worker or a server); stop it first"
-                )
+                raise ProjectionBusy(_busy_message(busy))
             for n in names:
                 view_class = PROJECTIONS[n][1]
                 tables = [*view_class.TABLES, tracking_table(n)]
@@ -915,9 +913,7 @@ def _rebuild_in_processes(
     with connect(env) as conn:  # refuse before anything is dropped (the locks go with it)
         busy = [n for group in groups for n in group if not _try_lock(conn, n)]
     if busy:
-        raise ProjectionBusy(
-            f"projection {', '.join(busy)} is running (a worker or a server); stop it first"
-        )
+        raise ProjectionBusy(_busy_message(busy))
     context = multiprocessing.get_context("spawn")
     messages: Any = context.Queue()
     children = [
@@ -977,6 +973,12 @@ def _rebuild_child(env: dict[str, str], names: list[str], index: int, messages: 
         messages.put(("error", index, error))
     else:
         messages.put(("done", index, events))
+
+
+def _busy_message(busy: Sequence[str]) -> str:
+    if len(busy) == 1:
+        return f"projection {busy[0]} is running (a worker or a server); stop it first"
+    return f"projections {', '.join(busy)} are running (a worker or a server); stop them first"
 
 
 def _count_events(env: Mapping[str, str]) -> int:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import socket
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 
 from pydantic import ValidationError
 
@@ -30,11 +33,52 @@ def describe_settings_error(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
+# Read by Tequio outside its settings: between its own processes, by the tests, and
+# by docker-compose (the published port).
+NOT_SETTINGS = frozenset(
+    {
+        "TEQUIO_SERVE_PROJECTIONS",
+        "TEQUIO_WORKER_PARENT",
+        "TEQUIO_WORKER_READY_FD",
+        "TEQUIO_TEST_DATA_DIR",
+        "TEQUIO_PORT",
+    }
+)
+
+
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as error:
         raise BadConfiguration(describe_settings_error(error)) from None
+    warn_of_unknown_variables(os.environ)
+    return settings
+
+
+def _can_listen(host: str, port: int) -> None:
+    """A port in use or a host that is not this machine's, said before anything starts
+    (uvicorn would find it only after the database and the read models are up)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise BadConfiguration(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+def warn_of_unknown_variables(environment: Mapping[str, str]) -> None:
+    """A misspelt setting (TEQUIO_LOGLEVEL) would otherwise be ignored in silence."""
+    known = {field.alias for field in Settings.model_fields.values()} | NOT_SETTINGS
+    unknown = sorted(n for n in environment if n.startswith("TEQUIO_") and n not in known)
+    if unknown:
+        print(
+            f"tequio: warning: {', '.join(unknown)} is not a Tequio setting (misspelt?);"
+            " docs/configuration.md lists them all",
+            file=sys.stderr,
+        )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -44,13 +88,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     tune_interpreter(settings)
+    _can_listen(args.host, args.port)
     if settings.database_url:
         # Said once, plainly, before the server starts (not as a lifespan traceback).
         check_reachable(ConnectionInfo.from_url(settings.database_url))
     where = (
         settings.database_url and "DATABASE_URL"
     ) or f"embedded PostgreSQL in {settings.data_dir}"
-    print(f"Tequio: serving on http://{args.host}:{args.port} ({where})", file=sys.stderr)
+    print(f"Tequio: starting on http://{args.host}:{args.port} ({where})", file=sys.stderr)
     threaded = not args.no_projections and settings.projections == "thread"
     child = not args.no_projections and settings.projections == "process"
     if args.workers == 1 and not child:
@@ -166,6 +211,12 @@ def cmd_token(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise SystemExit(f"tequio token: {error}") from None
+    if not settings.accepts_development_tokens:
+        print(
+            "tequio token: warning: this server runs in production with an identity provider"
+            " (TEQUIO_OIDC_*), and refuses tokens made here: ask the provider for one",
+            file=sys.stderr,
+        )
     print(token)
     return 0
 
@@ -277,6 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The embedded server's lock file falls back to /tmp without XDG_RUNTIME_DIR (as
+    # under sudo or in a container): platformdirs' warning about it says nothing an
+    # operator can act on, on every command.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    warnings.filterwarnings("ignore", module="platformdirs")
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

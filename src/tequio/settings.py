@@ -144,6 +144,27 @@ class Settings(BaseSettings):
     def _level_in_any_case(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment_in_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_not_empty(cls, value: SecretStr) -> SecretStr:
+        # Empty, every token would be refused as malformed and `tequio token` would fail.
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty (unset it to use the development default)")
+        return value
+
+    @field_validator("municipality")
+    @classmethod
+    def _municipality_named(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must name the municipality this server serves (e.g. iztapalapa)")
+        return value
+
     @field_validator("time_zone")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,25 @@ def test_served_websocket_messages_are_held_to_the_body_cap(tmp_path: Path) -> N
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_serve_says_plainly_that_its_port_is_taken_before_starting_anything(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        result = tequio(
+            "serve", "--port", str(port), env={"TEQUIO_DATA_DIR": str(tmp_path / "data")}
+        )
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()  # no database was started for nothing
+
+
+def test_a_misspelt_setting_is_warned_of() -> None:
+    result = tequio("token", "--sub", "ana", "--role", "admin", env={"TEQUIO_LOGLEVEL": "DEBUG"})
+    assert result.returncode == 0
+    assert "TEQUIO_LOGLEVEL is not a Tequio setting" in result.stderr

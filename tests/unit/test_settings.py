@@ -274,3 +274,15 @@ def test_the_demo_says_a_bad_setting_plainly_with_exit_code_2(
     err = capsys.readouterr().err
     assert err.startswith("tequio: bad configuration: TEQUIO_LOCK_TIMEOUT: ")
     assert "pydantic" not in err and "validation error" not in err
+
+
+def test_the_environment_is_read_in_any_case() -> None:
+    assert Settings(TEQUIO_ENV=" Development ").environment == "development"
+
+
+def test_an_empty_secret_is_refused_rather_than_failing_every_token() -> None:
+    assert "must not be empty" in refusal(TEQUIO_SECRET="  ")
+
+
+def test_a_blank_municipality_is_refused() -> None:
+    assert "must name the municipality" in refusal(TEQUIO_MUNICIPALITY=" ")
