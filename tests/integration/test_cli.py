@@ -173,3 +173,10 @@ def test_a_misspelt_setting_is_warned_of() -> None:
     result = tequio("token", "--sub", "ana", "--role", "admin", env={"TEQUIO_LOGLEVEL": "DEBUG"})
     assert result.returncode == 0
     assert "TEQUIO_LOGLEVEL is not a Tequio setting" in result.stderr
+
+
+def test_a_data_folder_that_cannot_be_made_is_said_without_a_log_that_does_not_exist() -> None:
+    result = tequio("projections", "status", env={"TEQUIO_DATA_DIR": "/proc/tequio"})
+    assert result.returncode == 2
+    assert "could not start the embedded PostgreSQL in /proc/tequio/pg" in result.stderr
+    assert "/proc/tequio/pg/log" not in result.stderr and "Traceback" not in result.stderr
