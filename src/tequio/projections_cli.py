@@ -50,6 +50,19 @@ def add_projection_commands(subparsers: Any) -> None:
         dest="projections_command", required=True, metavar="COMMAND"
     )
     show = commands.add_parser("status", help="per projection: position, lag, errors")
+    show.add_argument(
+        "--check",
+        action="store_true",
+        help="for monitoring scripts: exit 1 unless every projection is running and no more"
+        " than --max-lag seconds behind",
+    )
+    show.add_argument(
+        "--max-lag",
+        type=_positive,
+        default=60,
+        metavar="SECONDS",
+        help="with --check: the most a projection may lag (default 60)",
+    )
     show.set_defaults(func=cmd_status)
     again = commands.add_parser(
         "rebuild", help="drop a projection's tables and replay the event store (stop it first)"
@@ -122,6 +135,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         settings, db = opened
         rows = status(_env(settings, db))
     print(format_status(rows))
+    if args.check:
+        behind = [
+            row["name"]
+            for row in rows
+            if not row["running"] or (row["lag_seconds"] or 0) > args.max_lag
+        ]
+        if behind:
+            print(
+                f"tequio projections status: not running or over {args.max_lag} s behind:"
+                f" {', '.join(behind)}",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
     return 1 if any(row["last_error"] and not row["running"] for row in rows) else 0
 
 

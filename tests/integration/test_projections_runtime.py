@@ -708,3 +708,20 @@ def positions_of(db: ConnectionInfo) -> dict[str, int | None]:
             ).fetchone()
             found[name] = int(row[0]) if row else None
     return found
+
+
+def test_status_check_fails_a_monitoring_script_until_every_projection_runs(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    build_directory(app, ctx)
+    monkeypatch.setenv("DATABASE_URL", db.url())
+    monkeypatch.setenv("TEQUIO_MUNICIPALITY", MUNICIPALITY)
+    assert main(["projections", "status", "--check"]) == 1
+    assert "not running or over 60 s behind: directory" in capsys.readouterr().err
+    with ProjectionService(env_for(db)) as service:
+        assert service.wait(head(app), timeout=30)
+        assert main(["projections", "status", "--check", "--max-lag", "5"]) == 0
