@@ -504,14 +504,26 @@ def test_status_lag_and_a_second_process_stands_by(
     assert not {s["name"]: s for s in runtime.status(env)}["directory"]["running"]
 
 
-def test_a_rebuild_with_a_key_that_does_not_open_the_events_keeps_the_read_models(
+@pytest.fixture
+def cli_directory(
     app: TequioApplication,
     ctx: CommandContext,
     db: ConnectionInfo,
     monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A directory in the event store, and the CLI's environment pointing at it."""
+    build_directory(app, ctx)
+    monkeypatch.setenv("DATABASE_URL", db.url())
+    monkeypatch.setenv("TEQUIO_MUNICIPALITY", MUNICIPALITY)
+
+
+def test_a_rebuild_with_a_key_that_does_not_open_the_events_keeps_the_read_models(
+    cli_directory: None,
+    app: TequioApplication,
+    db: ConnectionInfo,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    build_directory(app, ctx)
     env = env_for(db)
     rebuild(env, "directory")
 
@@ -524,8 +536,6 @@ def test_a_rebuild_with_a_key_that_does_not_open_the_events_keeps_the_read_model
 
     before = directory_rows()
     assert any(before)
-    monkeypatch.setenv("DATABASE_URL", db.url())
-    monkeypatch.setenv("TEQUIO_MUNICIPALITY", MUNICIPALITY)
     monkeypatch.setenv("TEQUIO_CIPHER_KEY", AESCipher.create_key(32))
     assert main(["projections", "rebuild", "directory"]) == 2
     assert "does not open the events already stored" in capsys.readouterr().err
@@ -535,15 +545,11 @@ def test_a_rebuild_with_a_key_that_does_not_open_the_events_keeps_the_read_model
 
 
 def test_cli_status_and_rebuild(
+    cli_directory: None,
     app: TequioApplication,
-    ctx: CommandContext,
     db: ConnectionInfo,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    build_directory(app, ctx)
-    monkeypatch.setenv("DATABASE_URL", db.url())
-    monkeypatch.setenv("TEQUIO_MUNICIPALITY", MUNICIPALITY)
     parser = argparse.ArgumentParser(prog="tequio")
     projections_cli.add_projection_commands(parser.add_subparsers(dest="command"))
 
@@ -711,15 +717,11 @@ def positions_of(db: ConnectionInfo) -> dict[str, int | None]:
 
 
 def test_status_check_fails_a_monitoring_script_until_every_projection_runs(
+    cli_directory: None,
     app: TequioApplication,
-    ctx: CommandContext,
     db: ConnectionInfo,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    build_directory(app, ctx)
-    monkeypatch.setenv("DATABASE_URL", db.url())
-    monkeypatch.setenv("TEQUIO_MUNICIPALITY", MUNICIPALITY)
     assert main(["projections", "status", "--check"]) == 1
     assert "not running or over 60 s behind: directory" in capsys.readouterr().err
     with ProjectionService(env_for(db)) as service:
