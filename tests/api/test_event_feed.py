@@ -407,8 +407,14 @@ async def test_ids_and_events_are_the_same_after_a_rebuild(world: World) -> None
     await to_thread.run_sync(running.stop)
     fresh = ProjectionService(env)
     try:
-        with psycopg.connect(runtime.database.info.url(), autocommit=True) as conn:
-            conn.execute("DROP TABLE feed_events")
+
+        def drop_the_feed() -> None:
+            with psycopg.connect(runtime.database.info.url(), autocommit=True) as conn:
+                conn.execute("DROP TABLE feed_events")
+
+        # In a thread: the webhooks' outbox runs on this event loop, and may hold the
+        # table in a transaction that only the loop can finish.
+        await to_thread.run_sync(drop_the_feed)
         gone = await feed.get(limit=1000, language="es-MX")
         assert gone.status_code == 503 and gone.headers["content-type"] == PROBLEM
         assert gone.headers["retry-after"]
