@@ -101,7 +101,7 @@ async def test_an_api_only_server_is_ready_only_while_another_process_keeps_the_
             worker = ProjectionService(
                 library_env(settings, ConnectionInfo.from_url(settings.database_url or ""))
             )
-            worker.start()
+            await asyncio.to_thread(worker.start)  # off the loop the app runs on
             try:
                 for _ in range(100):  # its first heartbeat comes with its first look
                     kept = await http.get("/readyz")
