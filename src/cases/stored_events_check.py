@@ -5,7 +5,7 @@ pilot's database, a typo, a key left out) does not fail at start by itself: ever
 command on an existing aggregate would fail instead ("invalid tag"), new events
 would be sealed with the new key (a log no single key reads), and a rebuild would
 drop the read models before failing. So the first and the newest stored events
-are opened when the application is made, and a mismatch stops it there.
+are opened when the application is made, and a mismatch stops it there (ADR 0025).
 """
 
 from __future__ import annotations
