@@ -241,9 +241,15 @@ def create_app(
             # Kept by another process: this server's worker child (ADR 0021), or `tequio
             # worker` processes (with --no-projections, as docker-compose runs it). Their
             # heartbeats say whether they keep them; one that hangs stops beating.
-            kept = await kept_now(runtime.pool)
-            missing = [name for name in PROJECTIONS if name not in kept]
-            checks["projections"] = "ok" if not missing else f"not running: {', '.join(missing)}"
+            try:
+                kept = await kept_now(runtime.pool)
+            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+                checks["projections"] = f"unknown: {_unreachable(error)}"
+            else:
+                missing = [name for name in PROJECTIONS if name not in kept]
+                checks["projections"] = (
+                    "ok" if not missing else f"not running: {', '.join(missing)}"
+                )
         else:
             status = None
             with anyio.move_on_after(5):

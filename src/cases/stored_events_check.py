@@ -10,6 +10,7 @@ are opened when the application is made, and a mismatch stops it there (ADR 0025
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -17,6 +18,13 @@ import orjson
 
 class StoredEventsUnreadable(RuntimeError):
     """The cipher key (or its absence) does not open the events already stored."""
+
+
+def _parsed(state: bytes) -> Any:
+    try:
+        return orjson.loads(state)
+    except orjson.JSONDecodeError:
+        return json.loads(state)  # what orjson refuses and the library reads (NaN)
 
 
 def check_stored_events_open(recorder: Any, cipher: Any, compressor: Any) -> None:
@@ -32,7 +40,7 @@ def check_stored_events_open(recorder: Any, cipher: Any, compressor: Any) -> Non
                 state = cipher.decrypt(state)
             if compressor is not None:
                 state = compressor.decompress(state)
-            orjson.loads(state)
+            _parsed(state)
         except Exception:
             if cipher is None:
                 raise StoredEventsUnreadable(

@@ -75,6 +75,7 @@ async def kept_now(pool: asyncpg.Pool) -> set[str]:
                 f"SELECT name FROM {STATUS_TABLE} WHERE running"
                 " AND heartbeat_at > now() - make_interval(secs => $1)",
                 HEARTBEAT_STALE_AFTER,
+                timeout=2,
             )
         except asyncpg.UndefinedTableError:
             return set()  # no projection has run on this database yet

@@ -14,7 +14,12 @@ from collections.abc import Mapping, Sequence
 from pydantic import ValidationError
 
 from cases.stored_events_check import StoredEventsUnreadable
-from tequio.database import ConnectionInfo, DatabaseUnavailable, check_reachable
+from tequio.database import (
+    EMBEDDED_PGDATA,
+    ConnectionInfo,
+    DatabaseUnavailable,
+    check_reachable,
+)
 from tequio.settings import Settings, tune_interpreter
 from tequio.worker_process import WorkerNotReady
 
@@ -42,6 +47,7 @@ NOT_SETTINGS = frozenset(
         "TEQUIO_WORKER_READY_FD",
         "TEQUIO_TEST_DATA_DIR",
         "TEQUIO_PORT",
+        EMBEDDED_PGDATA,
     }
 )
 
@@ -51,7 +57,6 @@ def _settings() -> Settings:
         settings = Settings()
     except ValidationError as error:
         raise BadConfiguration(describe_settings_error(error)) from None
-    warn_of_unknown_variables(os.environ)
     return settings
 
 
@@ -59,7 +64,9 @@ def _can_listen(host: str, port: int) -> None:
     """A port in use or a host that is not this machine's, said before anything starts
     (uvicorn would find it only after the database and the read models are up)."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        # The family uvicorn binds: IPv6 only for an address with a colon.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, kind, proto, _, address = infos[0]
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -135,6 +142,9 @@ def _serve_on_one_database(
     worker = None
     try:
         url = database.info.url()
+        if database.pgdata is not None:
+            # The servers below reach it by URL: this says whose it is (for /healthz).
+            os.environ[EMBEDDED_PGDATA] = str(database.pgdata)
         if child:
             worker = WorkerProcess(url)
             worker.start()
@@ -334,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     warnings.filterwarnings("ignore", module="platformdirs")
     args = build_parser().parse_args(argv)
+    warn_of_unknown_variables(os.environ)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

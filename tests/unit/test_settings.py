@@ -286,3 +286,8 @@ def test_an_empty_secret_is_refused_rather_than_failing_every_token() -> None:
 
 def test_a_blank_municipality_is_refused() -> None:
     assert "must name the municipality" in refusal(TEQUIO_MUNICIPALITY=" ")
+
+
+def test_a_municipality_with_a_trailing_newline_is_refused_not_changed() -> None:
+    # Part of every id: read from a file, "iztapalapa\n" would be another municipality.
+    assert "must not begin or end with spaces" in refusal(TEQUIO_MUNICIPALITY="iztapalapa\n")
