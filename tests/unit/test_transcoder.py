@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from eventsourcing.persistence import (
@@ -13,7 +15,7 @@ from eventsourcing.persistence import (
     TranscodingNotRegisteredError,
     UUIDAsHex,
 )
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cases.transcoder import FastJSONTranscoder
@@ -50,9 +52,16 @@ _values = st.recursive(
 
 
 @given(st.dictionaries(st.text(), _values, max_size=8))
+@example({"n": -9223372036854775809, "m": 18446744073709551616})  # beyond 64 bits
+@example({"at": datetime(2016, 11, 6, 1, 0, tzinfo=ZoneInfo("America/Boise"))})  # a fold
 def test_decoding_gives_what_the_library_gives(state: dict[str, Any]) -> None:
     stored = LIBRARY.encode(state)
-    assert FAST.decode(stored) == LIBRARY.decode(stored) == state
+    decoded = FAST.decode(stored)
+    assert decoded == LIBRARY.decode(stored)
+    # Read back and written again, the same text. (Not `== state`: a time in a zone's
+    # repeated hour is never equal to the same instant with a fixed offset, which is
+    # what the library's own decoder gives back too.)
+    assert LIBRARY.encode(decoded) == stored
 
 
 def test_encoding_is_the_library_s_own() -> None:
