@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
 
 from api.app import create_app
@@ -28,10 +29,8 @@ def run(client: TestClient, token: str, query: str, variables: dict[str, Any] | 
 
 
 def test_board_subscriber_receives_progress_on_a_commitment(
-    settings: Settings, clock: FixedClock
+    settings: Settings, clock: FixedClock, admin: str
 ) -> None:
-    secret = settings.secret.get_secret_value()
-    admin = mint_token(secret, subject="admin", roles=["admin"], municipality=settings.municipality)
     with TestClient(create_app(settings, clock=clock)) as client:
         made = obras_commitment(client, admin)
 
@@ -63,6 +62,13 @@ def test_board_subscriber_receives_progress_on_a_commitment(
                 "status": "IN_PROGRESS",
             }
             ws.send_json({"id": "board", "type": "complete"})
+
+
+@pytest.fixture
+def admin(settings: Settings) -> str:
+    """A bearer token of an administrator of the test municipality."""
+    secret = settings.secret.get_secret_value()
+    return mint_token(secret, subject="admin", roles=["admin"], municipality=settings.municipality)
 
 
 def obras_commitment(
@@ -386,12 +392,10 @@ def report_progress(client: TestClient, token: str, commitment_id: str, progress
 
 
 def test_a_live_board_names_today_s_holder_and_counts_today_s_overdue_days(
-    settings: Settings, clock: FixedClock
+    settings: Settings, clock: FixedClock, admin: str
 ) -> None:
     # The board stays open all day: a post that changes hands, or a due date that
     # passes overnight, shows in the next push, not what was true when it connected.
-    secret = settings.secret.get_secret_value()
-    admin = mint_token(secret, subject="admin", roles=["admin"], municipality=settings.municipality)
     due = clock.now().date() + timedelta(days=1)
     with TestClient(create_app(settings, clock=clock)) as client:
         made = obras_commitment(client, admin, due=due.isoformat(), holder="Laura Gómez")
@@ -428,10 +432,8 @@ def test_a_live_board_names_today_s_holder_and_counts_today_s_overdue_days(
 
 
 def test_errors_over_a_websocket_carry_their_code_in_the_caller_s_language(
-    settings: Settings, clock: FixedClock
+    settings: Settings, clock: FixedClock, admin: str
 ) -> None:
-    secret = settings.secret.get_secret_value()
-    admin = mint_token(secret, subject="admin", roles=["admin"], municipality=settings.municipality)
     with TestClient(create_app(settings, clock=clock)) as client:
         cabinet, _ = cabinet_and_public_commitments(client, admin)
         spanish = {"Accept-Language": "es-MX"}
