@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
+import logging
 import os
 import socket
 import weakref
@@ -34,6 +35,7 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 from uuid import UUID
 
 import orjson
+import psycopg
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
@@ -41,6 +43,10 @@ from psycopg import Connection, Cursor
 from psycopg.rows import DictRow, dict_row, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.json import Jsonb
+
+from projections import bulk
+
+log = logging.getLogger(__name__)
 
 # Fields of a domain event that are machinery, not facts to display.
 EVENT_MACHINERY = frozenset(
@@ -344,19 +350,63 @@ class TequioView(PostgresTrackingRecorder):
         queued, self._queued = self._queued, {}
         assert self._batch is not None and self._pending is not None
         connection = self._batch.connection
-        for table in self._write_order:
-            writes = queued.get(table)
-            if not writes:
+        runs = [
+            (table, key, list(run))
+            for table in self._write_order
+            if (writes := queued.get(table))
+            for key, run in itertools.groupby(grouped(writes), key=_statement)
+        ]
+        self._describe({query for _, (query, _), run in runs if len(run) >= bulk.BULK_MIN_ROWS})
+        for _, (query, checked), run in runs:
+            if len(run) >= bulk.BULK_MIN_ROWS and self._send_bulk(query, checked, run):
                 continue
-            runs = itertools.groupby(grouped(writes), key=_statement)
-            for (query, checked), run in runs:
-                batch = list(run)
-                cursor = connection.cursor()
-                cursor.executemany(query, [w.params for w in batch])
-                if checked:
-                    self._pending.checks.append(
-                        Deferred(cursor, batch[0].missing or "", len(batch))
-                    )
+            cursor = connection.cursor()
+            cursor.executemany(query, [w.params for w in run])
+            if checked:
+                self._pending.checks.append(Deferred(cursor, run[0].missing or "", len(run)))
+
+    def _send_bulk(self, query: str, checked: bool, run: list[QueuedWrite]) -> bool:
+        """Sends ``run`` as one statement per wave (:mod:`projections.bulk`), if it can go
+        so; ``False`` (nothing sent) if not."""
+        form = _BULK_FORMS.get(query)
+        if form is None:
+            return False
+        waves = bulk.waves(run, _row)
+        if waves is None:
+            return False
+        payloads = [form.payload([w.params for w in wave]) for wave in waves]
+        if None in payloads:
+            return False
+        assert self._batch is not None and self._pending is not None
+        connection = self._batch.connection
+        for wave, payload in zip(waves, payloads, strict=True):
+            cursor = connection.cursor()
+            # Planned each time, for the table's size now: a plan kept from when the
+            # table was small (a rebuild's start) would scan the whole table for a join.
+            cursor.execute(form.query, (payload,), prepare=False)
+            if checked:
+                self._pending.checks.append(Deferred(cursor, wave[0].missing or "", len(wave)))
+        return True
+
+    def _describe(self, queries: set[str]) -> None:
+        """Finds the one-statement form of ``queries`` not seen before, on a connection
+        of its own (this one is in a pipeline). If PostgreSQL cannot be reached, they
+        go as they are this time."""
+        unknown = [query for query in queries if query not in _BULK_FORMS]
+        if not unknown:
+            return
+        pool = self.datastore.pool
+        conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+        kwargs = dict((pool.kwargs() if callable(pool.kwargs) else pool.kwargs) or {})
+        if pool.get_password_func is not None:
+            kwargs["password"] = pool.get_password_func()
+        kwargs["autocommit"] = True
+        try:
+            with Connection.connect(conninfo, **kwargs) as conn:
+                for query in unknown:
+                    _BULK_FORMS[query] = bulk.describe(conn, query)
+        except psycopg.OperationalError as error:
+            log.debug("projections: could not describe statements for bulk writes: %s", error)
 
 
 class _InBatch:
@@ -387,6 +437,15 @@ class QueuedWrite(NamedTuple):
 
 def _statement(write: QueuedWrite) -> tuple[str, bool]:
     return write.query, write.missing is not None
+
+
+def _row(write: QueuedWrite) -> Hashable | None:
+    return write.row
+
+
+# Each queued statement's one-statement form (``None``: it has none), found once per
+# process: the read models' statements are the module's constants.
+_BULK_FORMS: dict[str, bulk.BulkForm | None] = {}
 
 
 def grouped(writes: list[QueuedWrite]) -> list[QueuedWrite]:

@@ -19,13 +19,6 @@ from tequio.database import ConnectionInfo
 
 
 @pytest.fixture
-async def pool(db: ConnectionInfo) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(db.url(), min_size=1, max_size=4)
-    yield created
-    await created.close()
-
-
-@pytest.fixture
 async def watch(pool: asyncpg.Pool, db: ConnectionInfo) -> AsyncIterator[ProgressWatch]:
     progress = ProgressWatch(pool, db.url())
     await progress.start()

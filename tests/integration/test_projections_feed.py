@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -26,13 +26,6 @@ from projections.runtime import ProjectionService, rebuild
 from tequio.database import ConnectionInfo
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
-
-
-@pytest.fixture
-async def pool(db: ConnectionInfo) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(db.url(), min_size=1, max_size=2)
-    yield created
-    await created.close()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ The week is written through the application while the projection service runs
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -49,13 +49,6 @@ def service(db: ConnectionInfo) -> Iterator[ProjectionService]:
     svc.start()
     yield svc
     svc.stop()
-
-
-@pytest.fixture
-async def pool(db: ConnectionInfo) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(db.url(), min_size=1, max_size=4)
-    yield created
-    await created.close()
 
 
 @pytest.fixture

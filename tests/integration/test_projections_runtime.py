@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,22 +36,6 @@ def fast_service(db: ConnectionInfo, names: list[str] | None = None) -> Projecti
     return ProjectionService(
         env_for(db), names, check_interval=0.1, backoff_initial=0.05, batch_size=BATCH
     )
-
-
-@pytest.fixture
-async def pool(db: ConnectionInfo) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(db.url(), min_size=1, max_size=4)
-    yield created
-    await created.close()
-
-
-@pytest.fixture
-def services() -> Iterator[list[ProjectionService]]:
-    """Services a test starts; all stopped at the end, whatever happens."""
-    started: list[ProjectionService] = []
-    yield started
-    for service in started:
-        service.stop()
 
 
 def head(app: TequioApplication) -> int:

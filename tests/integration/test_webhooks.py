@@ -44,13 +44,6 @@ RECEIVER = "https://receptor.example.org/tequio"
 
 
 @pytest.fixture
-async def pool(db: ConnectionInfo) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(db.url(), min_size=1, max_size=4)
-    yield created
-    await created.close()
-
-
-@pytest.fixture
 def feed(db: ConnectionInfo) -> Iterator[ProjectionService]:
     service = ProjectionService(env_for(db), ["feed"], check_interval=0.1)
     service.start()

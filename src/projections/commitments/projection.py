@@ -159,6 +159,7 @@ class CommitmentsProjection(TequioProjection[CommitmentsView]):
                 TABLE_KINDS,
                 f"INSERT INTO {TABLE_KINDS} (municipality, id, kind) VALUES (%s, %s, %s)",
                 (e.municipality, e.public_id, enum_value(e.kind)),
+                row=e.originator_id,
             )
 
     @process_event.register(CASE_RAISED)
@@ -170,6 +171,7 @@ class CommitmentsProjection(TequioProjection[CommitmentsView]):
                 f"INSERT INTO {CASE_TERRITORIES} (municipality, id, territory_id)"
                 " VALUES (%s, %s, %s)",
                 (e.municipality, e.public_id, e.territory_id),
+                row=e.originator_id,
             )
 
     # -- the commitment's own story -----------------------------------------------------

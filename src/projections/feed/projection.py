@@ -114,6 +114,7 @@ class FeedProjection(TequioProjection[FeedView]):
                     f"INSERT INTO {SUBJECTS} (uuid, municipality, kind, public_id, confidential)"
                     " VALUES (%s, %s, %s, %s, %s)",
                     (e.originator_id, municipality, kind, public_id, confidential),
+                    row=e.originator_id,
                 )
                 self._remember(e.originator_id, (municipality, public_id, confidential), kind)
             else:
@@ -127,6 +128,7 @@ class FeedProjection(TequioProjection[FeedView]):
                         CABINET_SESSIONS,
                         f"INSERT INTO {CABINET_SESSIONS} (municipality, id) VALUES (%s, %s)",
                         (municipality, e.session_id),
+                        row=(municipality, e.session_id),
                     )
                 return
             data = self._data(curs, municipality, event_name, e)

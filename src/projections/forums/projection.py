@@ -115,6 +115,7 @@ class ForumsProjection(TequioProjection[ForumsView]):
                     e.timestamp,
                     e.timestamp,
                 ),
+                row=e.originator_id,
             )
         remember(self._tables, e.originator_id, (e.municipality, e.public_id), TABLE_CACHE_SIZE)
 
@@ -128,6 +129,7 @@ class ForumsProjection(TequioProjection[ForumsView]):
                 " WHERE uuid = %s",
                 (list(e.member_agency_ids), e.originator_version, e.timestamp, e.originator_id),
                 missing=_not_seen(e),
+                row=e.originator_id,
             )
 
     @process_event.register(SESSION_HELD)
@@ -139,6 +141,7 @@ class ForumsProjection(TequioProjection[ForumsView]):
                 f"UPDATE {FORUM_TABLES} SET version = %s, updated_at = %s WHERE uuid = %s",
                 (e.originator_version, e.timestamp, e.originator_id),
                 missing=_not_seen(e),
+                row=e.originator_id,
             )
             municipality, table_id = self._table(curs, e)
             self.view.append(

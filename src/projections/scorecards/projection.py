@@ -141,6 +141,7 @@ class ScorecardsProjection(TequioProjection[ScorecardsView]):
                 TABLE_KINDS,
                 f"INSERT INTO {TABLE_KINDS} (municipality, id, kind) VALUES (%s, %s, %s)",
                 (e.municipality, e.public_id, enum_value(e.kind)),
+                row=e.originator_id,
             )
 
     @process_event.register(CASE_RAISED)
@@ -152,6 +153,7 @@ class ScorecardsProjection(TequioProjection[ScorecardsView]):
                 f"INSERT INTO {CASE_TERRITORIES} (municipality, id, territory_id)"
                 " VALUES (%s, %s, %s)",
                 (e.municipality, e.public_id, e.territory_id),
+                row=e.originator_id,
             )
 
     @process_event.register(MADE)

@@ -120,6 +120,7 @@ class TimelinesProjection(TequioProjection[TimelinesView]):
             f"INSERT INTO {SUBJECTS} (uuid, municipality, kind, id, case_id)"
             " VALUES (%s, %s, %s, %s, %s)",
             (e.originator_id, e.municipality, kind, e.public_id, case_id),
+            row=e.originator_id,
         )
         subject = (e.municipality, kind, e.public_id, case_id)
         remember(self._subjects, e.originator_id, subject, SUBJECT_CACHE_SIZE)
