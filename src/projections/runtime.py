@@ -48,7 +48,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, resolve_topic
 from psycopg import sql
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow, dict_row, tuple_row
 
 from cases.application import TequioApplication
 from projections.base import (
@@ -631,9 +631,7 @@ class ProjectionService:
 
     def _step(self, app: TequioApplication, active: Sequence[_Runner]) -> int:
         start = min(r.position for r in active)
-        notifications = app.recorder.select_notifications(
-            start=start, limit=self.batch_size, inclusive_of_start=False
-        )
+        notifications = notifications_after(app, start, self.batch_size)
         if not notifications:
             return 0
         events = decoded(app, notifications, self._wanted(active))
@@ -856,9 +854,7 @@ def _rebuild(
             if progress:
                 progress(0, total)
             while True:
-                notifications: Sequence[Notification] = app.recorder.select_notifications(
-                    start=last, limit=REBUILD_BATCH, inclusive_of_start=False
-                )
+                notifications = notifications_after(app, last, REBUILD_BATCH)
                 if not notifications:
                     break
                 events = decoded(app, notifications, wanted)
@@ -1036,6 +1032,62 @@ def topic_filter(projections: Sequence[TequioProjection[Any]]) -> Callable[[str]
     return wanted
 
 
+def notifications_after(app: TequioApplication, position: int, limit: int) -> list[Notification]:
+    """The library's ``select_notifications(start=position, limit=limit,
+    inclusive_of_start=False)``, in a third of its time: the rows come in binary, as
+    tuples, and each notification is made as the library makes an event from its state
+    (see :func:`_made`)."""
+    recorder: Any = app.recorder
+    statement = _SELECT_AFTER.get(recorder.events_table_name)
+    if statement is None:
+        statement = _SELECT_AFTER[recorder.events_table_name] = (
+            sql.SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state"
+                " FROM {}.{} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+            )
+            .format(
+                sql.Identifier(recorder.datastore.schema),
+                sql.Identifier(recorder.events_table_name),
+            )
+            .as_string(None)
+        )
+    with (
+        recorder.datastore.get_connection() as conn,
+        conn.cursor(row_factory=tuple_row, binary=True) as curs,
+    ):
+        curs.execute(statement, (position, limit), prepare=True)
+        rows = curs.fetchall()
+    return [_notification(*row) for row in rows]
+
+
+# The events table's name -> the statement that reads a batch after a position.
+_SELECT_AFTER: dict[str, str] = {}
+
+
+def _notification(
+    id: int, originator_id: Any, originator_version: int, topic: str, state: bytes
+) -> Notification:
+    return _made(
+        Notification,
+        {
+            "originator_id": originator_id,
+            "originator_version": originator_version,
+            "topic": topic,
+            "state": state,
+            "id": id,
+        },
+    )
+
+
+def _made(cls: type[T], fields: dict[str, Any]) -> T:
+    """A frozen dataclass's instance with these fields, made as the library makes an
+    event from its state: its ``__init__`` sets each field through
+    ``object.__setattr__``, which costs more per notification than reading its row."""
+    made = object.__new__(cls)
+    object.__setattr__(made, "__dict__", fields)
+    return made
+
+
 def decoded(
     app: TequioApplication, notifications: Sequence[Notification], wanted: Callable[[str], bool]
 ) -> list[tuple[Any, Tracking]]:
@@ -1043,7 +1095,7 @@ def decoded(
     return [
         (
             app.mapper.to_domain_event(n) if wanted(n.topic) else Unread(n.topic),
-            Tracking(APPLICATION_NAME, n.id),
+            _made(Tracking, {"application_name": APPLICATION_NAME, "notification_id": n.id}),
         )
         for n in notifications
     ]

@@ -14,7 +14,7 @@ import asyncpg
 import psycopg
 import pytest
 from eventsourcing.cryptography import AESCipher
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from projection_helpers import MUNICIPALITY, build_directory, build_week, env_for, snapshot
 
 from cases.application import CommandContext, TequioApplication
@@ -711,3 +711,29 @@ def test_status_check_fails_a_monitoring_script_until_every_projection_runs(
     with ProjectionService(env_for(db)) as service:
         assert service.wait(head(app), timeout=30)
         assert main(["projections", "status", "--check", "--max-lag", "5"]) == 0
+
+
+def test_the_projections_read_the_same_notifications_as_the_library(
+    app: TequioApplication, ctx: CommandContext
+) -> None:
+    """Batches are read in binary and made without the dataclass's checks: the same
+    notifications, from the same position, as the library's own reader."""
+    build_week(app, ctx)
+    end = head(app)
+    for position, limit in [(0, end), (0, 7), (5, 3), (end - 1, 10), (end, 10)]:
+        ours = runtime.notifications_after(app, position, limit)
+        assert ours == app.recorder.select_notifications(
+            start=position, limit=limit, inclusive_of_start=False
+        )
+        assert all(type(n) is Notification for n in ours)
+    assert len(runtime.notifications_after(app, 0, end)) == end
+    # The positions the runner makes from them are the library's, as keys too.
+    events = runtime.decoded(app, runtime.notifications_after(app, 0, 2), lambda topic: False)
+    assert [tracking for _, tracking in events] == [
+        Tracking(TequioApplication.name, 1),
+        Tracking(TequioApplication.name, 2),
+    ]
+    assert {tracking for _, tracking in events} == {
+        Tracking(TequioApplication.name, 1),
+        Tracking(TequioApplication.name, 2),
+    }
