@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from math import isfinite
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
@@ -87,16 +87,30 @@ class BulkForm(NamedTuple):
     items: tuple[frozenset[type] | None, ...]
 
     def payload(self, rows: Sequence[Any]) -> Json | None:
-        """The rows as the statement's one parameter; ``None`` if a value cannot go so."""
-        keys, accepted, items = self.keys, self.accepted, self.items
-        objects: list[dict[str, Any]] = []
+        """The rows as the statement's one parameter; ``None`` if a value cannot go so.
+
+        Rows of named parameters go as they are (their names are the JSON keys; a key
+        the statement does not use is ignored); rows of positional ones as objects
+        keyed by position. Values are checked a column at a time: a set of the types
+        in it, and each value only for the few types that need it."""
+        keys = self.keys
         try:
-            for params in rows:
-                values = [params[key] for key in keys]
-                for value, types, item_types in zip(values, accepted, items, strict=True):
-                    if not _goes_as_json(value, types, item_types):
-                        return None
-                objects.append(dict(zip(_names(len(keys)), values, strict=True)))
+            positional = isinstance(keys[0], int)
+            if positional and {len(params) for params in rows} != {len(keys)}:
+                return None
+            for key, types, item_types in zip(keys, self.accepted, self.items, strict=True):
+                seen = {type(params[key]) for params in rows}
+                if not seen <= types:
+                    return None
+                if (seen & _CHECKED or item_types is not None) and not _column_goes_as_json(
+                    [params[key] for params in rows], seen, item_types
+                ):
+                    return None
+            objects = (
+                [dict(zip(_names(len(keys)), params, strict=True)) for params in rows]
+                if positional
+                else rows
+            )
             encoded = orjson.dumps(objects, default=_fragment)
         except (LookupError, TypeError, orjson.JSONEncodeError):
             return None  # the statement as it was says what is wrong, if anything
@@ -133,13 +147,15 @@ def numbered(query: str) -> tuple[str, tuple[str | int, ...]] | None:
     return "".join(parts), tuple(keys)
 
 
-def rewritten(text: str, types: Sequence[str]) -> str | None:
+def rewritten(text: str, keys: Sequence[str | int], types: Sequence[str]) -> str | None:
     """The one-statement form of ``text`` (numbered, see :func:`numbered`) whose
-    parameters have ``types``, with one placeholder for the JSON rows; ``None`` for a
-    statement that is not a plain ``UPDATE ... SET ... WHERE`` or a one-row
-    ``INSERT ... VALUES``."""
-    columns = ", ".join(f'r."{n}" AS p{n}' for n in range(1, len(types) + 1))
-    record = ", ".join(f'"{n}" {kind}' for n, kind in enumerate(types, 1))
+    parameters have these keys and ``types``, with one placeholder for the JSON rows;
+    ``None`` for a statement that is not a plain ``UPDATE ... SET ... WHERE`` or a
+    one-row ``INSERT ... VALUES``. The rows' columns are renamed ``p1``, ``p2``...: a
+    parameter named as a column of the table would make that column's name ambiguous."""
+    names = _json_keys(keys)
+    columns = ", ".join(f'r."{name}" AS p{n}' for n, name in enumerate(names, 1))
+    record = ", ".join(f'"{name}" {kind}' for name, kind in zip(names, types, strict=True))
     rows = f"(SELECT {columns} FROM json_to_recordset(%s) AS r({record})) AS tq"
     if _top_level(text, "RETURNING") is not None:
         return None
@@ -172,7 +188,7 @@ def describe(connection: Connection[Any], query: str) -> BulkForm | None:
     if types is None or len(types) != len(keys):
         return None
     accepted = [ACCEPTED.get(kind) for kind in types]
-    statement = rewritten(text, types)
+    statement = rewritten(text, keys, types)
     if statement is None or None in accepted:
         return None
     # Prepared once to see that PostgreSQL takes it (an ambiguous name, say).
@@ -271,6 +287,11 @@ def _word_char(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
+def _json_keys(keys: Sequence[str | int]) -> tuple[str, ...]:
+    """The JSON key of each parameter: its name, or its position counted from 1."""
+    return tuple(key if isinstance(key, str) else str(key + 1) for key in keys)
+
+
 _NAMES: dict[int, tuple[str, ...]] = {}
 
 
@@ -281,17 +302,31 @@ def _names(count: int) -> tuple[str, ...]:
     return names
 
 
-def _goes_as_json(value: Any, types: frozenset[type], item_types: frozenset[type] | None) -> bool:
-    kind = type(value)
-    if kind not in types:
+# Types whose values are checked one by one (their type alone does not say).
+_CHECKED = frozenset({float, datetime})
+
+
+def _column_goes_as_json(
+    column: list[Any], seen: set[type], item_types: frozenset[type] | None
+) -> bool:
+    """Whether a column's values, of accepted types, read back from orjson's text as
+    they are. Times in UTC, as the events' are, need no look at each offset."""
+    if float in seen and not all(isfinite(v) for v in column if type(v) is float):
         return False
-    if kind is float:
-        return isfinite(value)
-    if kind is datetime:
-        return _whole_minutes(value)
-    if item_types is not None and value is not None:
-        return all(type(item) in item_types for item in value)
+    if datetime in seen:
+        zones = {v.tzinfo for v in column if type(v) is datetime}
+        if not zones <= _PLAIN_ZONES and not all(
+            _whole_minutes(v) for v in column if type(v) is datetime
+        ):
+            return False
+    if item_types is not None:
+        return all(
+            all(type(item) in item_types for item in value) for value in column if value is not None
+        )
     return True
+
+
+_PLAIN_ZONES = frozenset({None, UTC})
 
 
 def _whole_minutes(moment: datetime) -> bool:
