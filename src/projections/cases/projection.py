@@ -11,7 +11,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 
 from cases.case import Case
-from projections.base import TequioProjection, TequioView, enum_value, event_class, index
+from projections.base import Missing, TequioProjection, TequioView, enum_value, event_class, index
 from projections.territory_tree import (
     TERRITORY_ADDED,
     TERRITORY_UPDATED,
@@ -127,7 +127,7 @@ class CasesProjection(TequioProjection[CasesView]):
                 statement,
                 {"uuid": e.originator_id, "version": e.originator_version, "at": e.timestamp}
                 | params,
-                missing=f"case {e.originator_id} is not in the cases read model",
+                missing=Missing("case", e.originator_id, "is not in the cases read model"),
                 row=e.originator_id,
             )
 

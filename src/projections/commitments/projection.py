@@ -16,7 +16,7 @@ from eventsourcing.persistence import Tracking
 from cases.case import Case
 from cases.commitment import Commitment
 from cases.forums import Table
-from projections.base import TequioProjection, TequioView, enum_value, event_class, index
+from projections.base import Missing, TequioProjection, TequioView, enum_value, event_class, index
 from projections.rules import reported_day, time_zone
 from projections.territory_tree import (
     TERRITORY_ADDED,
@@ -135,7 +135,7 @@ class CommitmentsProjection(TequioProjection[CommitmentsView]):
                 statement,
                 {"uuid": e.originator_id, "version": e.originator_version, "at": e.timestamp}
                 | params,
-                missing=f"commitment {e.originator_id} is not on the board",
+                missing=Missing("commitment", e.originator_id, "is not on the board"),
                 row=e.originator_id,
             )
 

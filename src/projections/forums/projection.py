@@ -11,6 +11,7 @@ from psycopg.rows import DictRow
 
 from cases.forums import Assembly, Table
 from projections.base import (
+    Missing,
     TequioProjection,
     TequioView,
     enum_value,
@@ -195,5 +196,5 @@ class ForumsProjection(TequioProjection[ForumsView]):
         return known
 
 
-def _not_seen(e: Any) -> str:
-    return f"table {e.originator_id} is not in the forums read model"
+def _not_seen(e: Any) -> Missing:
+    return Missing("table", e.originator_id, "is not in the forums read model")

@@ -27,7 +27,7 @@ from eventsourcing.persistence import Tracking
 from cases.case import Case
 from cases.commitment import Commitment
 from cases.forums import Table
-from projections.base import TequioProjection, TequioView, enum_value, event_class, index
+from projections.base import Missing, TequioProjection, TequioView, enum_value, event_class, index
 from projections.rules import reported_day, time_zone
 from projections.territory_tree import (
     TERRITORY_ADDED,
@@ -119,7 +119,7 @@ class ScorecardsProjection(TequioProjection[ScorecardsView]):
                 COMMITMENTS,
                 statement,
                 {"uuid": e.originator_id} | params,
-                missing=f"commitment {e.originator_id} is not in the scorecards",
+                missing=Missing("commitment", e.originator_id, "is not in the scorecards"),
                 row=e.originator_id,
             )
 
