@@ -171,12 +171,19 @@ def _world_from_read_models(db: BenchDatabase, summary: dataset.DatasetSummary) 
 def _profiled(
     args: argparse.Namespace, phase: str, server: Server | None, seconds: float
 ) -> list[tuple[str, subprocess.Popen[bytes]]] | None:
-    """py-spy on the server (or on this process, for the rebuild) during ``phase``:
+    """py-spy on the server (its projections' process for the catch-up, this
+    process for the rebuild) during ``phase``:
     once over every running thread (wall clock: waits on PostgreSQL show), once over
     the thread holding the GIL only (where Python spends the CPU)."""
     if args.profile != phase:
         return None
-    pid = server.pid if server else os.getpid()
+    # The read models are the worker child's since ADR 0021; the rest is the API's.
+    if server is None:
+        pid = os.getpid()
+    elif phase == "catch-up":
+        pid = server.projections_pid()
+    else:
+        pid = server.pid
     started = []
     for kind in ("threads", "gil"):
         output = RESULTS / f"profile-{phase}-{kind}.txt"

@@ -135,6 +135,25 @@ class Server:
             pids += [worker.pid, *children(worker.pid)]
         return pids
 
+    def projections_pid(self, timeout: float = 15.0) -> int:
+        """The process that keeps the read models: the worker child ``tequio serve``
+        starts (ADR 0021), a ``tequio worker`` of this server's, or the server itself
+        (``--workers N`` keeps them in each server process)."""
+        if self.workers:
+            return self.workers[0].pid
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for pid in children(self.pid):
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                        arguments = cmdline.read().split(b"\0")
+                except OSError:
+                    continue
+                if b"worker" in arguments:
+                    return pid
+            time.sleep(0.1)
+        return self.pid
+
     def _sample(self) -> None:
         while not self._sampling.wait(0.25):
             rss = sum(memory_kb(pid).get("VmRSS", 0) for pid in self.pids())
