@@ -24,6 +24,7 @@ import itertools
 import logging
 import os
 import socket
+import time
 import weakref
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -119,6 +120,7 @@ class TequioView(PostgresTrackingRecorder):
             raise TypeError(f"{type(self).__name__}.APPENDED must be among its TABLES")
         self._batch: Cursor[DictRow] | None = None
         self._batch_tracking: Tracking | None = None
+        self._bulk = False
         # The INSERT of each (table, columns) of this view's appended rows, rendered once.
         self._insert_queries: dict[tuple[str, tuple[str, ...]], bytes] = {}
         # In a pipelined batch: what is left for its end (rows to copy, row counts to
@@ -237,14 +239,19 @@ class TequioView(PostgresTrackingRecorder):
         curs: Cursor[DictRow],
         last: Tracking | None,
         pending: Pending | None,
+        *,
+        bulk: bool = False,
     ) -> Iterator[Cursor[DictRow]]:
         """Applies events in a transaction opened by the caller (``batch``, or one
         shared by several views), and writes this view's position at the end.
 
         With ``pending`` (a pipelined transaction), writes are queued (:meth:`write`),
         appended rows and the row counts writes must change are added to it, for
-        :meth:`Pending.finish` once the pipeline has its answers.
+        :meth:`Pending.finish` once the pipeline has its answers. With ``bulk``, long
+        runs of them go as one statement each (ADR 0027); a batch that failed is
+        applied again without, so a value only that form refuses cannot stop it.
         """
+        self._bulk = bulk
         self._batch = _FlushingCursor(curs.connection, self) if pending is not None else curs
         self._batch_tracking = None
         self._pending = pending
@@ -355,9 +362,15 @@ class TequioView(PostgresTrackingRecorder):
             if (writes := queued.get(table))
             for key, run in itertools.groupby(grouped(writes), key=_statement)
         ]
-        self._describe({query for _, (query, _), run in runs if len(run) >= bulk.BULK_MIN_ROWS})
+        long_runs = {query for _, (query, _), run in runs if len(run) >= bulk.BULK_MIN_ROWS}
+        if self._bulk:
+            self._describe(long_runs)
         for _, (query, checked), run in runs:
-            if len(run) >= bulk.BULK_MIN_ROWS and self._send_bulk(query, checked, run):
+            if (
+                self._bulk
+                and len(run) >= bulk.BULK_MIN_ROWS
+                and self._send_bulk(query, checked, run)
+            ):
                 continue
             cursor = connection.cursor()
             cursor.executemany(query, [w.params for w in run])
@@ -389,23 +402,19 @@ class TequioView(PostgresTrackingRecorder):
 
     def _describe(self, queries: set[str]) -> None:
         """Finds the one-statement form of ``queries`` not seen before, on a connection
-        of its own (this one is in a pipeline). If PostgreSQL cannot be reached, they
-        go as they are this time."""
+        of its own (this one is in a pipeline). If PostgreSQL cannot be reached, or a
+        table is locked (a migration, say), they go as they are for a while: waiting
+        here would leave the batch's transaction idle past its timeout."""
         unknown = [query for query in queries if query not in _BULK_FORMS]
-        if not unknown:
+        if not unknown or time.monotonic() < _DESCRIBE_AGAIN_AT[0]:
             return
-        pool = self.datastore.pool
-        conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
-        kwargs = dict((pool.kwargs() if callable(pool.kwargs) else pool.kwargs) or {})
-        if pool.get_password_func is not None:
-            kwargs["password"] = pool.get_password_func()
-        kwargs["autocommit"] = True
         try:
-            with Connection.connect(conninfo, **kwargs) as conn:
+            with describing_connection(self.datastore) as conn:
                 for query in unknown:
                     _BULK_FORMS[query] = bulk.describe(conn, query)
         except psycopg.OperationalError as error:
-            log.debug("projections: could not describe statements for bulk writes: %s", error)
+            _DESCRIBE_AGAIN_AT[0] = time.monotonic() + DESCRIBE_BACKOFF
+            log.info("projections: runs of writes go row by row for now: %s", error)
 
 
 class _InBatch:
@@ -457,6 +466,25 @@ def _row(write: QueuedWrite) -> Hashable | None:
 # Each queued statement's one-statement form (``None``: it has none), found once per
 # process: the read models' statements are the module's constants.
 _BULK_FORMS: dict[str, bulk.BulkForm | None] = {}
+
+
+def describing_connection(datastore: PostgresDatastore) -> Connection[Any]:
+    """A connection of its own, as the datastore's pool makes them, that waits at most
+    a second for a lock (see :meth:`TequioView._describe`)."""
+    pool = datastore.pool
+    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+    kwargs = dict((pool.kwargs() if callable(pool.kwargs) else pool.kwargs) or {})
+    if pool.get_password_func is not None:
+        kwargs["password"] = pool.get_password_func()
+    kwargs.update(autocommit=True, connect_timeout=5, options=DESCRIBE_OPTIONS)
+    return Connection.connect(conninfo, **kwargs)
+
+
+# When statements may be described again after the connection for it failed.
+_DESCRIBE_AGAIN_AT = [0.0]
+DESCRIBE_BACKOFF = 30.0
+# Describing a statement takes a lock on its table: never wait long for one.
+DESCRIBE_OPTIONS = "-c lock_timeout=1000 -c statement_timeout=5000"
 
 
 def grouped(writes: list[QueuedWrite]) -> list[QueuedWrite]:

@@ -29,9 +29,10 @@ row's writes in their order.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from math import isfinite
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
@@ -46,7 +47,12 @@ from psycopg.types.json import Json, _JsonWrapper
 BULK_MIN_ROWS = 8
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
-_NUMBER = re.compile(r"\$(\d+)\b")
+_NUMBER = re.compile(r"(?<![\w$])\$(\d+)\b")
+# A quoted string or name (doubled quotes inside), and what else may hide a ``$n``.
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_DOLLAR_QUOTE = re.compile(r"\$[A-Za-z_]*\$")
+# PostgreSQL's longest name, in bytes: a longer JSON key would not match its column.
+_LONGEST_NAME = 63
 _NAME = r'(?:"[^"]+"|[\w.]+)'
 _UPDATE = re.compile(rf"\s*UPDATE\s+{_NAME}\s+SET\s", re.IGNORECASE)
 _INSERT = re.compile(
@@ -71,10 +77,8 @@ ACCEPTED: dict[str, frozenset[type]] = {
     "date": frozenset({date, _NONE}),
     "timestamp with time zone": frozenset({datetime, _NONE}),
     "jsonb": frozenset({*_JsonWrapper.__subclasses__(), _NONE}),
-    "text[]": frozenset({list, tuple, _NONE}),
+    "text[]": frozenset({list, _NONE}),
 }
-# Arrays whose items must be of these types.
-ITEMS: dict[str, frozenset[type]] = {"text[]": frozenset({str, _NONE})}
 
 
 class BulkForm(NamedTuple):
@@ -84,27 +88,28 @@ class BulkForm(NamedTuple):
     # The key of each parameter in a row's parameters: its name, or its position.
     keys: tuple[str | int, ...]
     accepted: tuple[frozenset[type], ...]
-    items: tuple[frozenset[type] | None, ...]
+    # For some types, a look at the values themselves (see ``CHECKS``).
+    checks: tuple[Callable[[list[Any]], bool] | None, ...]
 
     def payload(self, rows: Sequence[Any]) -> Json | None:
         """The rows as the statement's one parameter; ``None`` if a value cannot go so.
 
         Rows of named parameters go as they are (their names are the JSON keys; a key
         the statement does not use is ignored); rows of positional ones as objects
-        keyed by position. Values are checked a column at a time: a set of the types
-        in it, and each value only for the few types that need it."""
+        keyed by position. Values are checked a column at a time: the set of the
+        types in it and, for the few types that need it, the values."""
         keys = self.keys
         try:
             positional = isinstance(keys[0], int)
             if positional and {len(params) for params in rows} != {len(keys)}:
                 return None
-            for key, types, item_types in zip(keys, self.accepted, self.items, strict=True):
-                seen = {type(params[key]) for params in rows}
-                if not seen <= types:
-                    return None
-                if (seen & _CHECKED or item_types is not None) and not _column_goes_as_json(
-                    [params[key] for params in rows], seen, item_types
-                ):
+            for key, types, check in zip(keys, self.accepted, self.checks, strict=True):
+                if check is None:
+                    if not {type(params[key]) for params in rows} <= types:
+                        return None
+                    continue
+                column = [params[key] for params in rows]
+                if not set(map(type, column)) <= types or not check(column):
                     return None
             objects = (
                 [dict(zip(_names(len(keys)), params, strict=True)) for params in rows]
@@ -173,7 +178,7 @@ def rewritten(text: str, keys: Sequence[str | int], types: Sequence[str]) -> str
         statement = f"{head}SELECT {values} FROM {rows}{tail}"
     else:
         return None
-    return _NUMBER.sub(lambda number: f"tq.p{number.group(1)}", statement)
+    return _columns_for_numbers(statement)
 
 
 def describe(connection: Connection[Any], query: str) -> BulkForm | None:
@@ -184,6 +189,8 @@ def describe(connection: Connection[Any], query: str) -> BulkForm | None:
     if found is None:
         return None
     text, keys = found
+    if any(len(key.encode()) > _LONGEST_NAME for key in keys if isinstance(key, str)):
+        return None  # PostgreSQL would cut the name short, and the key would not match
     types = _parameter_types(connection, text)
     if types is None or len(types) != len(keys):
         return None
@@ -198,24 +205,30 @@ def describe(connection: Connection[Any], query: str) -> BulkForm | None:
         statement.encode(),
         keys,
         tuple(a for a in accepted if a is not None),
-        tuple(ITEMS.get(kind) for kind in types),
+        tuple(CHECKS.get(kind) for kind in types),
     )
 
 
 def _parameter_types(connection: Connection[Any], text: str) -> list[str] | None:
-    """The types PostgreSQL gives ``text``'s parameters; ``None`` if it refuses it."""
+    """The types PostgreSQL gives ``text``'s parameters; ``None`` if it refuses it.
+    Each probe has a name of its own: a prepared statement outlives a failed
+    transaction, and one left behind must not refuse the next."""
+    name = f"tequio_bulk_probe_{next(_PROBES)}"
     try:
         with connection.transaction(), connection.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(f"PREPARE tequio_bulk_probe AS {text}".encode())
+            cursor.execute(f"PREPARE {name} AS {text}".encode())
             cursor.execute(
-                "SELECT parameter_types::text[] FROM pg_prepared_statements"
-                " WHERE name = 'tequio_bulk_probe'"
+                "SELECT parameter_types::text[] FROM pg_prepared_statements WHERE name = %s",
+                (name,),
             )
             row = cursor.fetchone()
-            cursor.execute("DEALLOCATE tequio_bulk_probe")
+            cursor.execute(f"DEALLOCATE {name}".encode())
     except (psycopg.ProgrammingError, psycopg.DataError, psycopg.NotSupportedError):
         return None
     return list(row[0]) if row is not None else None
+
+
+_PROBES = itertools.count()
 
 
 W = TypeVar("W")
@@ -302,38 +315,87 @@ def _names(count: int) -> tuple[str, ...]:
     return names
 
 
-# Types whose values are checked one by one (their type alone does not say).
-_CHECKED = frozenset({float, datetime})
+def _finite(column: list[Any]) -> bool:
+    """orjson writes a NaN or an infinity as null."""
+    return all(isfinite(value) for value in column if type(value) is float)
 
 
-def _column_goes_as_json(
-    column: list[Any], seen: set[type], item_types: frozenset[type] | None
-) -> bool:
-    """Whether a column's values, of accepted types, read back from orjson's text as
-    they are. Times in UTC, as the events' are, need no look at each offset."""
-    if float in seen and not all(isfinite(v) for v in column if type(v) is float):
-        return False
-    if datetime in seen:
-        zones = {v.tzinfo for v in column if type(v) is datetime}
-        if not zones <= _PLAIN_ZONES and not all(
-            _whole_minutes(v) for v in column if type(v) is datetime
-        ):
-            return False
-    if item_types is not None:
-        return all(
-            all(type(item) in item_types for item in value) for value in column if value is not None
-        )
-    return True
+def _within(low: int, high: int) -> Callable[[list[Any]], bool]:
+    """psycopg sends a large integer as a wider type, which a comparison may take; JSON
+    read as the parameter's own type would refuse it."""
+
+    def check(column: list[Any]) -> bool:
+        return all(low <= value < high for value in column if value is not None)
+
+    return check
 
 
-_PLAIN_ZONES = frozenset({None, UTC})
+def _plain_times(column: list[Any]) -> bool:
+    """Times with an offset PostgreSQL reads as text as psycopg sends it: not naive
+    (psycopg sends those as ``timestamp``, which a function may take otherwise), in
+    whole minutes (orjson rounds seconds away) and under 16 hours (PostgreSQL's
+    limit for an offset in text). Times in UTC, as the events' are, need no look at
+    each one."""
+    if {value.tzinfo for value in column if value is not None} <= _UTC:
+        return True
+    return all(_plain_offset(value) for value in column if value is not None)
 
 
-def _whole_minutes(moment: datetime) -> bool:
-    """Whether orjson writes ``moment``'s offset as it is: it rounds one with seconds
-    (a zone's local mean time before 1900, say) to the minute."""
+_UTC = frozenset({UTC})
+
+
+def _plain_offset(moment: datetime) -> bool:
     offset = moment.utcoffset()
-    return offset is None or not (offset.seconds % 60 or offset.microseconds)
+    return (
+        offset is not None
+        and not (offset.seconds % 60 or offset.microseconds)
+        and abs(offset) < timedelta(hours=16)
+    )
+
+
+def _texts(column: list[Any]) -> bool:
+    return all(type(item) in _TEXT_ITEMS for value in column if value is not None for item in value)
+
+
+_TEXT_ITEMS = frozenset({str, _NONE})
+
+
+def _documents(column: list[Any]) -> bool:
+    """``json_to_recordset`` reads a ``jsonb`` whose value is JSON ``null`` as SQL NULL."""
+    return all(value.obj is not None for value in column if value is not None)
+
+
+# Types whose values need a look of their own, beyond their Python type.
+CHECKS: dict[str, Callable[[list[Any]], bool]] = {
+    "integer": _within(-(2**31), 2**31),
+    "smallint": _within(-(2**15), 2**15),
+    "double precision": _finite,
+    "timestamp with time zone": _plain_times,
+    "text[]": _texts,
+    "jsonb": _documents,
+}
+
+
+def _columns_for_numbers(statement: str) -> str | None:
+    """``statement`` with each ``$n`` outside quotes as ``tq.pn``; ``None`` if a quoted
+    string or name holds a ``$`` or there is a dollar-quoted string (where a ``$n``
+    is text, not a parameter)."""
+    if _DOLLAR_QUOTE.search(statement):
+        return None
+    parts: list[str] = []
+    last = 0
+    for quoted in _QUOTED.finditer(statement):
+        if "$" in quoted.group(0):
+            return None
+        parts.append(_NUMBER.sub(_column, statement[last : quoted.start()]))
+        parts.append(quoted.group(0))
+        last = quoted.end()
+    parts.append(_NUMBER.sub(_column, statement[last:]))
+    return "".join(parts)
+
+
+def _column(number: re.Match[str]) -> str:
+    return f"tq.p{number.group(1)}"
 
 
 def _fragment(value: Any) -> Any:

@@ -46,7 +46,7 @@ from eventsourcing.persistence import (
     PersistenceError,
     Tracking,
 )
-from eventsourcing.utils import Environment, resolve_topic
+from eventsourcing.utils import Environment, resolve_topic, retry
 from psycopg import sql
 from psycopg.rows import DictRow, dict_row, tuple_row
 
@@ -1032,15 +1032,17 @@ def topic_filter(projections: Sequence[TequioProjection[Any]]) -> Callable[[str]
     return wanted
 
 
+@retry((psycopg.InterfaceError, psycopg.OperationalError), max_attempts=10, wait=0.2)
 def notifications_after(app: TequioApplication, position: int, limit: int) -> list[Notification]:
     """The library's ``select_notifications(start=position, limit=limit,
-    inclusive_of_start=False)``, in a third of its time: the rows come in binary, as
-    tuples, and each notification is made as the library makes an event from its state
-    (see :func:`_made`)."""
+    inclusive_of_start=False)``, retried as it is, in a third of its time: the rows
+    come in binary, as tuples, and each notification is made as the library makes an
+    event from its state (see :func:`_made`)."""
     recorder: Any = app.recorder
-    statement = _SELECT_AFTER.get(recorder.events_table_name)
+    table = (recorder.datastore.schema, recorder.events_table_name)
+    statement = _SELECT_AFTER.get(table)
     if statement is None:
-        statement = _SELECT_AFTER[recorder.events_table_name] = (
+        statement = _SELECT_AFTER[table] = (
             sql.SQL(
                 "SELECT notification_id, originator_id, originator_version, topic, state"
                 " FROM {}.{} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
@@ -1060,8 +1062,8 @@ def notifications_after(app: TequioApplication, position: int, limit: int) -> li
     return [_notification(*row) for row in rows]
 
 
-# The events table's name -> the statement that reads a batch after a position.
-_SELECT_AFTER: dict[str, str] = {}
+# The events table's schema and name -> the statement that reads a batch after a position.
+_SELECT_AFTER: dict[tuple[str, str], str] = {}
 
 
 def _notification(
@@ -1120,7 +1122,7 @@ def _apply_together(parts: Sequence[_Part], *, announce: bool = True) -> None:
         roomy_send_buffer(curs.connection)
         with curs.connection.pipeline():
             for part in parts:
-                with part.view.joined(curs, part.events[-1][1], pending):
+                with part.view.joined(curs, part.events[-1][1], pending, bulk=True):
                     for domain_event, tracking in part.events:
                         part.projection.process_event(domain_event, tracking)
             pending.send_positions(curs)

@@ -48,7 +48,8 @@ def conn(db: ConnectionInfo) -> Iterator[psycopg.Connection[Any]]:
 
 
 def stored(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
-    return conn.execute(f"SELECT * FROM {TABLE} ORDER BY k").fetchall()
+    # (JSON null and SQL NULL both load as None: asked apart.)
+    return conn.execute(f"SELECT *, j IS NULL FROM {TABLE} ORDER BY k").fetchall()
 
 
 def both_ways(
@@ -92,7 +93,8 @@ ROW = st.fixed_dictionaries(
         "d": st.none() | st.dates(),
         "ts": st.none()
         | st.datetimes(timezones=st.none() | st.just(UTC) | st.timezones())
-        | st.datetimes(timezones=st.just(UTC)),
+        | st.datetimes(timezones=st.just(UTC))
+        | st.datetimes(timezones=st.timezones()),
         "j": st.none() | JSON_VALUES.map(jsonb),
         "a": st.none() | st.lists(st.none() | TEXT, max_size=4),
         "x": st.none() | st.floats(allow_nan=False, allow_infinity=False),
@@ -193,7 +195,12 @@ class Status(Enum):
         {"i": True},  # a boolean for an integer
         {"b": 2**64},  # beyond 64 bits
         {"a": ["dgsu", 7]},  # not text in a text array
+        {"a": ("dgsu", "obras")},  # psycopg sends a tuple as a record
         {"t": "\ud800"},  # a lone surrogate
+        {"j": jsonb(None)},  # json_to_recordset reads JSON null as SQL NULL
+        {"ts": datetime(2026, 11, 22, 8, 0)},  # naive: psycopg sends a timestamp
+        {"ts": datetime(2026, 11, 22, tzinfo=timezone(timedelta(hours=16)))},  # too far
+        {"i": 2**31},  # psycopg sends a wider integer, which a comparison may take
     ],
     ids=repr,
 )
@@ -217,6 +224,9 @@ def test_a_value_json_would_change_keeps_the_run_as_it_was(
         f"UPDATE {TABLE} SET t = t || '%%' WHERE k = %(k)s",
         f"DELETE FROM {TABLE} WHERE k = %s",
         f"UPDATE {TABLE} SET t = 'fijo'",
+        f"UPDATE {TABLE} SET t = '$1 ' || %(t)s WHERE k = %(k)s",  # text, not a parameter
+        f"UPDATE {TABLE} SET t = $$fijo$$ || %(t)s WHERE k = %(k)s",
+        f"UPDATE {TABLE} SET t = %({'t' * 64})s WHERE k = %(k)s",  # PostgreSQL cuts it
     ],
 )
 def test_statements_without_a_one_statement_form_go_as_they_are(

@@ -12,8 +12,9 @@ import pytest
 from projection_helpers import LIGHTING, build_week, env_for, snapshot
 
 from cases.application import CommandContext, TequioApplication
-from projections import bulk, runtime
+from projections import base, bulk, runtime
 from projections.base import TequioView
+from projections.registry import PROJECTIONS, tracking_table
 from projections.runtime import ProjectionService, rebuild
 from tequio.database import ConnectionInfo
 
@@ -37,6 +38,14 @@ def every_run_as_one_statement(monkeypatch: pytest.MonkeyPatch) -> list[tuple[st
     monkeypatch.setattr(TequioView, "_send_bulk", recorded)
     monkeypatch.setattr(runtime, "_apply_batch", not_again)
     return sent
+
+
+def truncate_read_models(db: ConnectionInfo) -> None:
+    """Every read model back to nothing (the event store untouched)."""
+    with psycopg.connect(db.url(), autocommit=True) as conn:
+        for name, (_, view_class) in PROJECTIONS.items():
+            tables = ", ".join([*view_class.TABLES, tracking_table(name)])
+            conn.execute(f"DROP TABLE IF EXISTS {tables} CASCADE")
 
 
 def head(app: TequioApplication) -> int:
@@ -176,3 +185,77 @@ async def test_a_missing_row_in_a_run_sent_as_one_statement_still_names_its_even
     assert status["position"] == failing - 1
     assert f"notification {failing}" in status["last_error"]
     assert "is not on the board" in status["last_error"]
+
+
+async def test_a_batch_whose_one_statement_form_fails_is_applied_again_row_by_row(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    pool: asyncpg.Pool,
+    services: list[ProjectionService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A value only the one-statement form refuses (PostgreSQL reads it otherwise)
+    fails the joint batch; applied again, the batch goes row by row and passes."""
+    week = build_week(app, ctx)
+    alone = await one_event_at_a_time(app, db, pool, week)
+    truncate_read_models(db)
+    monkeypatch.setattr(bulk, "BULK_MIN_ROWS", 1)
+    tried: list[str] = []
+
+    def refused_by_postgresql(self: TequioView, query: str, checked: bool, run: list[Any]) -> bool:
+        tried.append(query)
+        assert self._batch is not None
+        self._batch.connection.cursor().execute("SELECT 1 / 0")
+        return True
+
+    monkeypatch.setattr(TequioView, "_send_bulk", refused_by_postgresql)
+    service = ProjectionService(env_for(db), check_interval=0.1, batch_size=500)
+    services.append(service)
+    service.start()
+    assert service.wait(head(app), timeout=30)
+    assert tried
+    assert await snapshot(pool, week) == alone
+    assert all(row["last_error"] is None for row in service.status())
+
+
+def test_statements_go_row_by_row_while_postgresql_cannot_describe_them(
+    app: TequioApplication,
+    ctx: CommandContext,
+    db: ConnectionInfo,
+    services: list[ProjectionService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The connection that describes statements failing (too many clients, a lock
+    held by a migration) leaves the batch to go row by row, and is not tried again
+    for every batch."""
+    monkeypatch.setattr(bulk, "BULK_MIN_ROWS", 1)
+    monkeypatch.setattr(base, "_BULK_FORMS", {})
+    monkeypatch.setattr(base, "_DESCRIBE_AGAIN_AT", [0.0])
+    attempts: list[Any] = []
+
+    def no_connection(datastore: Any) -> Any:
+        attempts.append(datastore)
+        raise psycopg.OperationalError("sorry, too many clients already")
+
+    monkeypatch.setattr(base, "describing_connection", no_connection)
+    build_week(app, ctx)
+    service = ProjectionService(env_for(db), check_interval=0.1, batch_size=50)
+    services.append(service)
+    service.start()
+    assert service.wait(head(app), timeout=30)
+    assert all(row["last_error"] is None for row in service.status())
+    assert len(attempts) == 1
+    assert base._BULK_FORMS == {}
+
+
+def test_describing_a_statement_waits_at_most_a_second_for_a_lock(db: ConnectionInfo) -> None:
+    """Describing takes a lock on the statement's table: behind a migration's, the
+    batch's transaction would sit idle past its timeout."""
+    view = runtime.make_view("commitments", env_for(db))
+    try:
+        with base.describing_connection(view.datastore) as conn:
+            assert conn.execute("SHOW lock_timeout").fetchone() == {"lock_timeout": "1s"}
+            assert conn.execute("SHOW statement_timeout").fetchone() == {"statement_timeout": "5s"}
+    finally:
+        view.datastore.close()
