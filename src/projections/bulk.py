@@ -62,9 +62,8 @@ _INSERT = re.compile(
 _NONE = type(None)
 # What each parameter type may hold to go by JSON: PostgreSQL reads these values'
 # JSON text (orjson's) as it reads what psycopg sends for them. Not an enum (psycopg
-# sends its name, orjson its value), not a datetime for a date; ``payload`` also
-# refuses a float that is not finite (orjson writes NaN as null) and a time whose
-# offset has seconds.
+# sends its name, orjson its value), not a datetime for a date, not a tuple for an
+# array (psycopg sends a record); ``CHECKS`` looks at the values of some types too.
 ACCEPTED: dict[str, frozenset[type]] = {
     "uuid": frozenset({UUID, str, _NONE}),
     "text": frozenset({str, _NONE}),
