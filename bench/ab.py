@@ -4,7 +4,8 @@
 set (the demo plus a short history, ``--events``), rebuilds the read models, starts
 server A as is and server B with the given environment (a ``PYTHONPATH`` pointing at
 a patched copy of ``src/`` tries a code change without touching the tree), then
-sends the same closed-loop read load to A and B in alternating rounds. On a shared,
+sends the same closed-loop load (reads, or ``--phase writes``) to A and B in
+alternating rounds. On a shared,
 noisy machine the noise falls on both alike, so the medians of the rounds compare.
 Each round also reads the server's CPU per request (``bench.cpu``), which moves less
 with the machine's noise than the rate does.
@@ -32,6 +33,8 @@ REQUESTS: dict[str, Callable[[load.World], Any]] = {
     "board": load.board_request,
     "case": load.case_request,
     "briefing": load.briefing_request,
+    # The bench's write mix (80 % progress reports, 20 % new cases), 16 clients.
+    "writes": lambda world: load.write_request(world, 16, raise_share=0.2),
 }
 
 

@@ -254,11 +254,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         say(f"  pgbench: B1 {b1.get('tps')} tx/s, B8 {b8.get('tps')} tx/s")
         raw1 = baselines.raw_save(env, threads=1, seconds=plan.raw_save_seconds)
         raw16 = baselines.raw_save(env, threads=plan.concurrency, seconds=plan.raw_save_seconds)
+        stock = baselines.raw_save(
+            baselines.library_recorder(env),
+            threads=plan.concurrency,
+            seconds=plan.raw_save_seconds,
+        )
         say(
             f"  raw eventsourcing save: {raw1['per_second']}/s (1 thread), "
-            f"{raw16['per_second']}/s ({plan.concurrency} threads)"
+            f"{raw16['per_second']}/s ({plan.concurrency} threads); "
+            f"with the library's own recorder {stock['per_second']}/s"
         )
-        results["baselines"] = {"pgbench_b1": b1, "pgbench_b8": b8, "raw_save": [raw1, raw16]}
+        results["baselines"] = {
+            "pgbench_b1": b1,
+            "pgbench_b8": b8,
+            "raw_save": [raw1, raw16],
+            "raw_save_library_recorder": stock,
+        }
+        f["baseline_library_recorder_save_16_threads_per_s"] = stock["per_second"]
         f["baseline_pgbench_b1_tps"] = b1.get("tps")
         f["baseline_pgbench_b8_tps"] = b8.get("tps")
         f["baseline_raw_save_1_thread_per_s"] = raw1["per_second"]

@@ -191,8 +191,11 @@ class ConnectionInfo:
             "POSTGRES_MAX_OVERFLOW": str(pool_size),
             "POSTGRES_PRE_PING": "y",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
-            # Insert order must equal commit order for followers (see notes):
+            # Insert order must equal commit order for followers (see notes): the
+            # library's database function skips the table lock; Tequio's recorder
+            # takes it inside a function of its own (ADR 0028).
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            "APPLICATION_RECORDER_TOPIC": "cases.recorder:OrderedInsertRecorder",
             "SINGLE_ROW_TRACKING": "y",
         }
 

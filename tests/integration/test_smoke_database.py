@@ -1,5 +1,7 @@
 import threading
 
+from eventsourcing.postgres import PostgresApplicationRecorder
+
 from cases.application import CommandContext, TequioApplication
 from cases.values import GovernmentLevel
 from tequio.application import build_application
@@ -12,7 +14,7 @@ def test_events_are_stored_in_postgresql(app: TequioApplication, ctx: CommandCon
         ctx, agency_id="obras", name="Dirección General de Obras", level=GovernmentLevel.MUNICIPAL
     )
     assert result.notification_id == 1
-    assert type(app.recorder).__module__ == "eventsourcing.postgres"
+    assert isinstance(app.recorder, PostgresApplicationRecorder)
     assert app.recorder.max_notification_id() == 1
 
 
