@@ -1,9 +1,10 @@
 """PostgreSQL's upkeep of the event store, kept short so that it never holds up writes
 (ADR 0024).
 
-Every save takes the library's ``LOCK TABLE ... IN EXCLUSIVE MODE`` on the events
-table, which waits for any ``VACUUM`` or ``ANALYZE`` of that table to finish (they
-hold ``SHARE UPDATE EXCLUSIVE``). Left to PostgreSQL's defaults, an automatic
+Every save takes ``LOCK TABLE ... IN EXCLUSIVE MODE`` on the events table (inside
+Tequio's insert function since ADR 0028, as the library's save did), which waits
+for any ``VACUUM`` or ``ANALYZE`` of that table to finish (they hold ``SHARE UPDATE
+EXCLUSIVE``). Left to PostgreSQL's defaults, an automatic
 ``ANALYZE`` samples 30,000 rows and an insert-driven ``VACUUM`` waits until a fifth
 of the table is new: on 200,000 events the analyze took 0.65 s, and every write of
 that moment waited for it (the bench's lag phase showed 0.3-0.9 s stalls). An

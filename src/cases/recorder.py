@@ -12,17 +12,30 @@ This recorder does the same in one function, called as one statement in autocomm
 the lock is taken, the events inserted and the transaction committed without the
 client in between. It still takes the lock (the library's own database function
 does not, which is why ``POSTGRES_ENABLE_DB_FUNCTIONS`` stays off).
+
+The function is made with the event store's tables. A process that saves without
+making them (``CREATE_TABLE=n``) on a database older than the function saves as the
+library does until a process that makes tables has run.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+import psycopg
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
+
+log = logging.getLogger("tequio.event_store")
 
 
 class OrderedInsertRecorder(PostgresApplicationRecorder):
@@ -63,6 +76,7 @@ class OrderedInsertRecorder(PostgresApplicationRecorder):
             function=function,
             timeout=Literal(f"{self.datastore.lock_timeout}s"),
         )
+        self._said_missing = False
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -74,6 +88,20 @@ class OrderedInsertRecorder(PostgresApplicationRecorder):
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in stored_events
         ]
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._insert_call, (rows,), prepare=True)
-            return [row["notification_id"] for row in curs.fetchall()]
+        try:
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(self._insert_call, (rows,), prepare=True)
+                return [row["notification_id"] for row in curs.fetchall()]
+        except ProgrammingError as error:
+            if not isinstance(error.__cause__, psycopg.errors.UndefinedFunction):
+                raise
+        # The statement failed before doing anything: nothing was stored.
+        if not self._said_missing:
+            self._said_missing = True
+            log.warning(
+                "the event store's insert function is missing (tables made by an older"
+                " version, and this process does not make them): saving as the library"
+                " does until it is made"
+            )
+        library_save = PostgresApplicationRecorder.insert_events.__wrapped__
+        return library_save(self, stored_events, **kwargs)
