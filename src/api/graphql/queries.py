@@ -78,14 +78,20 @@ async def _hidden_table(info: Info, table_id: str) -> bool:
     return row is not None and not policy.may_see_table(info.context.caller, row["kind"], row["id"])
 
 
+_SPANISH_ORDER = (
+    "in Spanish alphabetical order of name (accents and case do not decide before"
+    " the letters; ñ after n)."
+)
+
+
 @strawberry.type
 class Query:
-    @strawberry.field
+    @strawberry.field(description=f"Every territory, {_SPANISH_ORDER}")
     async def territories(self, info: Info) -> list[Territory]:
         rows = await info.context.runtime.queries.directory.territories(info.context.municipality)
         return [Territory.from_row(r) for r in rows]
 
-    @strawberry.field
+    @strawberry.field(description=f"Every agency, {_SPANISH_ORDER}")
     async def agencies(self, info: Info) -> list[Agency]:
         rows = await info.context.runtime.queries.directory.agencies(info.context.municipality)
         return [Agency.from_row(r) for r in rows]
@@ -194,7 +200,7 @@ class Query:
         row = await _visible_table(info, _id(id) or "")
         return Table.from_row(row) if row else None
 
-    @strawberry.field
+    @strawberry.field(description=f"The tables the caller may see, {_SPANISH_ORDER}")
     async def tables(self, info: Info, kind: TableKind | None = None) -> list[Table]:  # type: ignore[valid-type]
         rows = await info.context.runtime.queries.forums.tables(
             info.context.municipality, _enum(kind)

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from projections.directory.projection import AGENCIES, OFFICIALS, POST_TERMS, POSTS, TERRITORIES
+from projections.spanish_order import sorted_by_name
 
 TERRITORY_COLUMNS = "id, name, kind, parent_id"
 AGENCY_COLUMNS = "id, name, level"
@@ -24,11 +25,10 @@ class DirectoryQueries:
 
     async def territories(self, municipality: str) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
-            f"SELECT {TERRITORY_COLUMNS} FROM {TERRITORIES} WHERE municipality = $1"
-            " ORDER BY name, id",
+            f"SELECT {TERRITORY_COLUMNS} FROM {TERRITORIES} WHERE municipality = $1",
             municipality,
         )
-        return [dict(r) for r in rows]
+        return sorted_by_name(dict(r) for r in rows)
 
     async def territories_by_ids(
         self, municipality: str, ids: Sequence[str]
@@ -43,10 +43,10 @@ class DirectoryQueries:
 
     async def agencies(self, municipality: str) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
-            f"SELECT {AGENCY_COLUMNS} FROM {AGENCIES} WHERE municipality = $1 ORDER BY name, id",
+            f"SELECT {AGENCY_COLUMNS} FROM {AGENCIES} WHERE municipality = $1",
             municipality,
         )
-        return [dict(r) for r in rows]
+        return sorted_by_name(dict(r) for r in rows)
 
     async def agencies_by_ids(self, municipality: str, ids: Sequence[str]) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
@@ -60,12 +60,11 @@ class DirectoryQueries:
     async def posts(self, municipality: str, agency_id: str | None = None) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
             f"SELECT {POST_COLUMNS} FROM {POSTS}"
-            " WHERE municipality = $1 AND ($2::text IS NULL OR agency_id = $2)"
-            " ORDER BY title, id",
+            " WHERE municipality = $1 AND ($2::text IS NULL OR agency_id = $2)",
             municipality,
             agency_id,
         )
-        return [dict(r) for r in rows]
+        return sorted_by_name((dict(r) for r in rows), "title")
 
     async def posts_by_ids(self, municipality: str, ids: Sequence[str]) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(

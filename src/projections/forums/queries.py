@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from projections.forums.projection import ASSEMBLIES, FORUM_TABLES, SESSIONS
+from projections.spanish_order import sorted_by_name
 
 TABLE_COLUMNS = "id, name, kind, territory_id, member_agency_ids, version"
 ASSEMBLY_COLUMNS = "id, kind, territory_id, held_on, attendance, facilitator"
@@ -34,11 +35,11 @@ class ForumQueries:
     async def tables(self, municipality: str, kind: str | None = None) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
             f"SELECT {TABLE_COLUMNS} FROM {FORUM_TABLES}"
-            " WHERE municipality = $1 AND ($2::text IS NULL OR kind = $2) ORDER BY name, id",
+            " WHERE municipality = $1 AND ($2::text IS NULL OR kind = $2)",
             municipality,
             kind,
         )
-        return [dict(r) for r in rows]
+        return sorted_by_name(dict(r) for r in rows)
 
     async def tables_by_ids(self, municipality: str, ids: Sequence[str]) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
