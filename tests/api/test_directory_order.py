@@ -15,31 +15,22 @@ async def test_territories_agencies_and_tables_are_listed_in_spanish_order(
     api: GraphQLClient,
 ) -> None:
     admin = api.token("admin.sistema", "admin")
-    for n, name in enumerate(TERRITORIES):
-        await api.run(
-            "mutation($id: ID!, $name: String!) {"
-            ' addTerritory(id: $id, name: $name, kind: "colonia") { id } }',
-            {"id": f"t{n}", "name": name},
-            token=admin,
-        )
-    for n, name in enumerate(AGENCIES):
-        await api.run(
-            "mutation($id: ID!, $name: String!) {"
-            " addAgency(id: $id, name: $name, level: MUNICIPAL) { id } }",
-            {"id": f"a{n}", "name": name},
-            token=admin,
-        )
+    add_territory = (
+        'mutation($id: ID!, $name: String!) { addTerritory(id: $id, name: $name, kind: "colonia")'
+        " { id } }"
+    )
+    add_agency = (
+        "mutation($id: ID!, $name: String!) { addAgency(id: $id, name: $name, level: MUNICIPAL)"
+        " { id } }"
+    )
+    for prefix, mutation, names in (("t", add_territory, TERRITORIES), ("a", add_agency, AGENCIES)):
+        for n, name in enumerate(names):
+            await api.run(mutation, {"id": f"{prefix}{n}", "name": name}, token=admin)
     for n, name in enumerate(TABLES):
+        table = {"id": f"m{n}", "name": name, "kind": "WORKING_TABLE", "memberAgencyIds": ["a0"]}
         await api.run(
             "mutation($input: CreateTableInput!) { createTable(input: $input) { id } }",
-            {
-                "input": {
-                    "id": f"m{n}",
-                    "name": name,
-                    "kind": "WORKING_TABLE",
-                    "memberAgencyIds": ["a0"],
-                }
-            },
+            {"input": table},
             token=admin,
         )
 
