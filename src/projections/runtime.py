@@ -360,7 +360,10 @@ class _Runner:
 
     # -- applying events --
 
-    def pending(self, events: Sequence[tuple[Any, Tracking]]) -> list[tuple[Any, Tracking]]:
+    def pending(self, events: Sequence[tuple[Any, Tracking]]) -> Sequence[tuple[Any, Tracking]]:
+        # Every runner is usually at the batch's start: then all of it is new.
+        if not events or events[0][1].notification_id > self.position:
+            return events
         return [e for e in events if e[1].notification_id > self.position]
 
     def part(self, events: Sequence[tuple[Any, Tracking]]) -> _Part:
