@@ -38,8 +38,7 @@ import heapq
 import itertools
 import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -47,10 +46,9 @@ from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-from eventsourcing.domain import CanCreateTimestamp
-
 from cases.application import TequioApplication
 from cases.case import Case
+from cases.clock import events_stamped_by
 from cases.commitment import Commitment
 from cases.directory import Post
 from cases.forums import Assembly, Table
@@ -116,17 +114,6 @@ class DatasetSummary:
             for k, v in self.__dict__.items()
             if k not in ("active_commitments", "case_ids", "cabinet_id")
         }
-
-
-@contextmanager
-def simulated_timestamps(clock: Callable[[], datetime]) -> Iterator[None]:
-    """Events created inside take their timestamp from ``clock`` (this process only)."""
-    original = CanCreateTimestamp.__dict__["create_timestamp"]
-    CanCreateTimestamp.create_timestamp = staticmethod(clock)  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        CanCreateTimestamp.create_timestamp = original  # type: ignore[method-assign]
 
 
 def _secretary(table_id: str) -> str:
@@ -652,7 +639,7 @@ class History:
             if progress:
                 progress(written)
 
-        with simulated_timestamps(self.clock):
+        with events_stamped_by(self.clock):
             while self.heap:
                 when, _, step = heapq.heappop(self.heap)
                 self.clock_value = when

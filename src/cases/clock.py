@@ -7,9 +7,13 @@ overdue with no job having run.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+from eventsourcing.domain import CanCreateTimestamp
 
 from cases.values import CommitmentStatus
 
@@ -56,3 +60,16 @@ def is_overdue(status: CommitmentStatus, due_on: date, on: date) -> bool:
 
 def days_overdue(status: CommitmentStatus, due_on: date, on: date) -> int:
     return (on - due_on).days if is_overdue(status, due_on, on) else 0
+
+
+@contextmanager
+def events_stamped_by(clock: Callable[[], datetime]) -> Iterator[None]:
+    """Events created inside take their timestamp from ``clock`` rather than the wall
+    clock, in this whole process: for telling a history that already happened (the
+    demo's weeks, the bench's months), never in a process that serves requests."""
+    original = CanCreateTimestamp.__dict__["create_timestamp"]
+    CanCreateTimestamp.create_timestamp = staticmethod(clock)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        CanCreateTimestamp.create_timestamp = original  # type: ignore[method-assign]

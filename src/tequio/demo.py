@@ -13,6 +13,10 @@ scenario's week (``scenario.md``) is the week before it, Monday to Saturday,
 so the whole story has already happened when someone looks at it; the
 borough's history spans the nine weeks before that. Commitments still owed
 with a due date before "today" are overdue by the clock alone.
+
+Each event is stamped with the moment of the story it tells (``_Loader.at``): a case
+raised at an assembly nine weeks ago says so in ``raisedAt``, its timeline and the
+event feed, rather than the minute the demo was loaded.
 """
 
 from __future__ import annotations
@@ -23,16 +27,20 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 from cases.application import CommandContext, CommandResult, TequioApplication
+from cases.clock import events_stamped_by
 from cases.errors import ConflictError, ForbiddenError, TequioError
 from cases.forums import Assembly
 from cases.ids import case_id_for_external, official_id_for
 from cases.values import AssemblyKind, GovernmentLevel, Priority, TableKind, Theme
 
 SEED = 2026
+# Between two events of the story told on one day.
+STORY_STEP = timedelta(seconds=40)
 ROOT = "iztapalapa"
 
 # -- actors ---------------------------------------------------------------------------
@@ -1285,6 +1293,28 @@ class _Loader:
         self.neighbourhood_names: dict[str, str] = {}
         self.table_members: dict[str, list[str]] = {}
         self.table_weekday: dict[str, int] = {}
+        # The story's clock: when what is being written happened (None: now).
+        self.story_time: datetime | None = None
+
+    # -- the story's clock -----------------------------------------------------------------
+
+    def at(self, day: date, hour: int = 9) -> None:
+        """What is written next happened on ``day``, from ``hour`` (local time) on; on
+        the day already being told, it goes on from where the story is."""
+        start = datetime.combine(day, dtime(hour), tzinfo=self.app.time_zone).astimezone(UTC)
+        current = self.story_time
+        if current is not None and current.astimezone(self.app.time_zone).date() == day:
+            start = max(start, current)
+        self.story_time = start
+
+    def timestamp(self) -> datetime:
+        """Each event a little after the one before, never later than now."""
+        now = datetime.now(tz=UTC)
+        if self.story_time is None:
+            return now
+        stamp = min(self.story_time, now)
+        self.story_time += STORY_STEP
+        return stamp
 
     # -- commands ------------------------------------------------------------------------
 
@@ -1618,6 +1648,7 @@ class _Loader:
         succession_done = False
         number = 0
         for index, (held_on, territory, kind, attendance) in enumerate(plans):
+            self.at(held_on, 17)
             if not succession_done and held_on >= monday - timedelta(days=35):
                 # The head of civil protection changes: later commitments answer to her.
                 self.run(
@@ -1683,6 +1714,8 @@ class _Loader:
             "n": rng.randint(3, 12),
         }
         reporter = None
+        # Raised at its assembly (that evening), or by the citizen-attention system.
+        self.at(raised_on, 17 if assembly_id else 11)
         if rng.random() < 0.25:
             name = f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)} {rng.choice(SURNAMES)}"
             reporter = {
@@ -1713,6 +1746,7 @@ class _Loader:
         # Sometimes the territorial official re-themes what the assembly said.
         if rng.random() < 0.08:
             theme = RETHEME[theme]
+        self.at(raised_on + timedelta(days=1), 10)
         self.triage(case, official, key, theme, priority)
 
         roll = rng.random()
@@ -1756,6 +1790,7 @@ class _Loader:
         session_on = next_weekday(raised_on, self.table_weekday[table_id])
         if session_on > before or rng.random() < 0.15:
             return  # the table has not taken it up yet
+        self.at(session_on, 11)
         session_id = self.hold_session(table_id, session_on)
         templates = COMMITMENT_TEMPLATES[theme]
         members = self.table_members[table_id]
@@ -1771,6 +1806,7 @@ class _Loader:
                 # Most of what is still owed is not yet due: tables agree realistic dates.
                 due_on = max(due_on, before + timedelta(days=rng.randint(2, 35)))
             post = head_post(agency) if rng.random() < 0.85 else None
+            self.at(session_on, 11)
             commitment = self.commit(
                 case,
                 f"{key}:commitment:{n}",
@@ -1797,6 +1833,7 @@ class _Loader:
             validations.append(validated_at)
         # Every commitment kept and validated: most cases are then resolved, and closed.
         outcome = rng.random()
+        self.at(before, 19)
         if all(validations) and outcome < 0.8:
             official = ROSA if directorate == TEOTONGO else FACILITATOR
             self.case_step(
@@ -1841,6 +1878,8 @@ class _Loader:
         """What became of a commitment; the assembly that validated it, if one did."""
         app = self.app
         secretary = _secretary(table_id)
+        # What the agency did after the session: the next day (or the last of the history).
+        self.at(min(agreed_on + timedelta(days=1), before), 10)
         if rng.random() < 0.04:
             alternatives = [a for a in self.table_members[table_id] if a != commitment.agency_id]
             if alternatives:
@@ -1887,6 +1926,7 @@ class _Loader:
         # Some work is reported a few days late: the scorecard's "on time" tells them apart.
         done_on = agreed_on + timedelta(days=rng.randint(1, max(1, (due_on - agreed_on).days + 7)))
         done_on = max(agreed_on, min(done_on, before))
+        self.at(done_on, 13)
         self.step(
             commitment,
             app.report_fulfilment,
@@ -1900,6 +1940,7 @@ class _Loader:
         if validation_on > before:
             return None  # no assembly has met since
         assembly_id = f"asm-seguimiento-{case.territory_id}-{validation_on.isoformat()}"
+        self.at(validation_on, 17)
         if assembly_id not in self.assemblies:
             self.hold_assembly(
                 assembly_id,
@@ -1960,6 +2001,7 @@ class _Loader:
         sessions: dict[str, str] = {}
 
         # Monday: four problems raised at the dialogue for well-being and peace.
+        self.at(monday, 17)
         raised = {
             "dark_street": (
                 Theme.SAFETY,
@@ -2023,6 +2065,7 @@ class _Loader:
                 self.route(case, ROSA, key, tables)
 
         # Tuesday: the zonal security cabinet meets.
+        self.at(tue, 10)
         sessions["cabinet"] = self.hold_session(
             CABINET,
             tue,
@@ -2062,6 +2105,7 @@ class _Loader:
         )
 
         # Tuesday: the lighting and public space table meets.
+        self.at(tue, 12)
         sessions["lighting"] = self.hold_session(
             LIGHTING_TABLE,
             tue,
@@ -2111,6 +2155,7 @@ class _Loader:
         )
 
         # Wednesday: Laura takes over public lighting; the lamps are 40% done.
+        self.at(monday + timedelta(days=2), 10)
         self.run(
             app.appoint_to_post,
             CATALOGUE,
@@ -2159,6 +2204,7 @@ class _Loader:
         )
 
         # Thursday: the prosecutor's office reports; the dump is not cleared.
+        self.at(thu, 10)
         self.step(
             commitments["prosecutor"],
             app.report_progress,
@@ -2174,6 +2220,7 @@ class _Loader:
             reported_on=thu,
         )
         # Overdue from Thursday's midnight, by the clock alone; Obras then reschedules.
+        self.at(fri, 8)
         self.step(
             commitments["dump"],
             app.reschedule_commitment,
@@ -2184,6 +2231,7 @@ class _Loader:
         )
 
         # Friday: the lamps are done; water trucks agreed at the technical table.
+        self.at(fri, 10)
         self.step(
             lamps,
             app.report_fulfilment,
@@ -2216,6 +2264,7 @@ class _Loader:
         )
 
         # Saturday: the community validates the lamps and disputes the patrols.
+        self.at(sat, 10)
         self.hold_assembly(
             SATURDAY_ASSEMBLY,
             territory_id="smt-avisadero",
@@ -2287,12 +2336,16 @@ def load_demo(
     started = time.perf_counter()
     position = app.current_position()
     loader = _Loader(app, municipality, progress)
-    loader.directory()
     monday = loader.anchor()
-    # The first assembly of the story is written first: its date is the persisted anchor.
-    loader.monday_assembly(monday)
-    loader.borough(monday)
-    story = loader.scenario(monday)
+    with events_stamped_by(loader.timestamp):
+        # The borough's catalogue, as it stood before the nine weeks of history.
+        loader.at(monday - timedelta(days=70))
+        loader.directory()
+        # The first assembly of the story is written first: its date is the anchor.
+        loader.at(monday, 17)
+        loader.monday_assembly(monday)
+        loader.borough(monday)
+        story = loader.scenario(monday)
     written = app.current_position() - position
     return DemoSummary(
         municipality=municipality,

@@ -7,8 +7,9 @@ the demo is loaded again nine days later and must write nothing.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from cases.application import CommandContext, TequioApplication
 from cases.case import Case
@@ -71,6 +72,7 @@ def test_demo_tells_the_week_and_a_second_load_writes_nothing(
 
     check_the_week(app, summary)
     check_the_borough(app, summary)
+    check_the_times_of_the_story(app, summary)
 
     # Nine days later someone runs `tequio demo` again: nothing at all is written.
     clock.advance(timedelta(days=9))
@@ -183,6 +185,36 @@ def check_the_borough(app: TequioApplication, summary: DemoSummary) -> None:
     assert {c.status for c in cases} == set(CaseStatus)
     assert {c.theme for c in cases} == set(Theme)
     assert len({c.territory_id for c in cases}) >= 30
+
+
+def local_day(event: Any) -> date:
+    return event.timestamp.astimezone(ZoneInfo("America/Mexico_City")).date()
+
+
+def check_the_times_of_the_story(app: TequioApplication, summary: DemoSummary) -> None:
+    """Events carry the moment of the story they tell, not the minute of the load."""
+    monday = summary.scenario_monday
+    dark_street = events_of(app, Case, summary.cases["dark_street"])
+    assert local_day(dark_street[0]) == monday  # raised at Monday's dialogue
+    patrols = events_of(app, Commitment, summary.commitments["patrols"])
+    assert [local_day(e) for e in patrols if type(e).__name__ == "Disputed"] == [
+        monday + timedelta(days=5)  # Saturday's assembly
+    ]
+    now = datetime.now(tz=UTC)
+    raised: list[date] = []
+    for case_id in summary.case_ids:
+        events = events_of(app, Case, case_id)
+        raised.append(local_day(events[0]))
+        stamps = [e.timestamp for e in events]
+        assert stamps == sorted(stamps), f"{case_id}'s events go back in time"
+        assert stamps[-1] <= now
+    for commitment_id in summary.commitment_ids:
+        stamps = [e.timestamp for e in events_of(app, Commitment, commitment_id)]
+        assert stamps == sorted(stamps), f"{commitment_id}'s events go back in time"
+    # The borough's history spans the nine weeks before the story; the story's own
+    # cases are the last raised, at Monday's dialogue.
+    assert min(raised) <= monday - timedelta(days=56)
+    assert max(raised) == monday
 
 
 def test_dates_of_the_demo() -> None:
