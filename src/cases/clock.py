@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -62,14 +63,28 @@ def days_overdue(status: CommitmentStatus, due_on: date, on: date) -> int:
     return (on - due_on).days if is_overdue(status, due_on, on) else 0
 
 
+# The clock of the history being told in this context (thread), if any.
+_STORY_CLOCK: ContextVar[Callable[[], datetime] | None] = ContextVar("story_clock", default=None)
+
+
 @contextmanager
 def events_stamped_by(clock: Callable[[], datetime]) -> Iterator[None]:
-    """Events created inside take their timestamp from ``clock`` rather than the wall
-    clock, in this whole process: for telling a history that already happened (the
-    demo's weeks, the bench's months), never in a process that serves requests."""
+    """Events created inside, in this thread, take their timestamp from ``clock``
+    rather than the wall clock: for telling a history that already happened (the
+    demo's weeks, the bench's months). The library's timestamp is replaced for the
+    whole process meanwhile, but events made in any other thread keep the wall
+    clock's."""
     original = CanCreateTimestamp.__dict__["create_timestamp"]
-    CanCreateTimestamp.create_timestamp = staticmethod(clock)  # type: ignore[method-assign]
+    wall_clock = original.__func__
+
+    def stamp() -> datetime:
+        story = _STORY_CLOCK.get()
+        return story() if story is not None else wall_clock()
+
+    token = _STORY_CLOCK.set(clock)
+    CanCreateTimestamp.create_timestamp = staticmethod(stamp)  # type: ignore[method-assign]
     try:
         yield
     finally:
         CanCreateTimestamp.create_timestamp = original  # type: ignore[method-assign]
+        _STORY_CLOCK.reset(token)

@@ -10,6 +10,9 @@ the levels of Spanish collation (as ICU's ``es`` does):
 1. letters, ignoring accents and case; ``ñ`` is a letter of its own, after ``n``;
 2. then accents (``Peru`` before ``Perú``);
 3. then case, lowercase first (``avenida`` before ``Avenida``).
+
+Spaces, punctuation and symbols come before digits and letters ("¿Dónde?" among
+the d's, not after z).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ _TILDE = "\u0303"
 # between n and o.
 _N = 2 * ord("n")
 _ENYE = _N + 1
+# Below every character's place (twice the largest code point).
+_PUNCTUATION_BAND = 2 * 0x110000
 
 SortKey = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], str]
 
@@ -31,7 +36,8 @@ def spanish_key(text: str) -> SortKey:
     letters: list[int] = []
     accents: list[int] = []
     cases: list[int] = []
-    for char in unicodedata.normalize("NFD", text):
+    # NFKD: an ordinal's "ª" reads as "a", a no-break space as a space.
+    for char in unicodedata.normalize("NFKD", text):
         if unicodedata.combining(char) and letters:
             if char == _TILDE and letters[-1] == _N and accents[-1] == 0:
                 letters[-1] = _ENYE
@@ -40,7 +46,11 @@ def spanish_key(text: str) -> SortKey:
             continue
         lower = char.lower()
         base = lower if len(lower) == 1 else char
-        letters.append(2 * ord(base))
+        # Spaces, punctuation and symbols ("¿", "¡", quotes) before digits and letters.
+        place = 2 * ord(base)
+        if unicodedata.category(char)[0] in "PSZ":
+            place -= _PUNCTUATION_BAND
+        letters.append(place)
         accents.append(0)
         cases.append(0 if char == base else 1)
     # The text itself last: two names that differ only in what NFD folds together

@@ -16,7 +16,11 @@ with a due date before "today" are overdue by the clock alone.
 
 Each event is stamped with the moment of the story it tells (``_Loader.at``): a case
 raised at an assembly nine weeks ago says so in ``raisedAt``, its timeline and the
-event feed, rather than the minute the demo was loaded.
+event feed, rather than the minute the demo was loaded. The borough is told case by
+case, so the log's order is not the story's: the clock goes back at each new case.
+No aggregate's events go back in time, though (each table's, post's, case's and
+commitment's next event comes after its last), and a commitment names whoever held
+its post at the moment it was made.
 """
 
 from __future__ import annotations
@@ -1260,6 +1264,8 @@ class _Case:
     attention: bool = False
     open: bool = True  # not declined, merged or closed
     commitments: list[_Commitment] = field(default_factory=list)
+    # When its last event was stamped: its next one never comes earlier.
+    stamped: datetime | None = None
 
 
 @dataclass
@@ -1267,6 +1273,7 @@ class _Commitment:
     id: str
     version: int
     agency_id: str
+    stamped: datetime | None = None
 
 
 class _Loader:
@@ -1293,8 +1300,15 @@ class _Loader:
         self.neighbourhood_names: dict[str, str] = {}
         self.table_members: dict[str, list[str]] = {}
         self.table_weekday: dict[str, int] = {}
-        # The story's clock: when what is being written happened (None: now).
+        # The story's clock: when what is being written happened (None: now), and the
+        # stamp of the last event written.
         self.story_time: datetime | None = None
+        self.last_stamp: datetime | None = None
+        # The last stamp on each table (its sessions) and post (its holders and the
+        # commitments that name it): the borough is told case by case, so the story's
+        # clock goes back and forth between cases, but no aggregate's events may.
+        self.stamped: dict[str, datetime] = {}
+        self.assembly_days: dict[str, date] = {}
 
     # -- the story's clock -----------------------------------------------------------------
 
@@ -1307,14 +1321,27 @@ class _Loader:
             start = max(start, current)
         self.story_time = start
 
+    def not_before(self, stamp: datetime | None) -> None:
+        """What is written next comes after ``stamp`` (recorded late if need be)."""
+        if stamp is not None and self.story_time is not None and self.story_time <= stamp:
+            self.story_time = stamp + STORY_STEP
+
     def timestamp(self) -> datetime:
-        """Each event a little after the one before, never later than now."""
-        now = datetime.now(tz=UTC)
-        if self.story_time is None:
-            return now
-        stamp = min(self.story_time, now)
-        self.story_time += STORY_STEP
+        """Each event a little after the one before, never later than now (by the wall
+        clock or the application's)."""
+        now = min(datetime.now(tz=UTC), self.app.clock.now())
+        stamp = now if self.story_time is None else min(self.story_time, now)
+        if self.story_time is not None:
+            self.story_time += STORY_STEP
+        self.last_stamp = stamp
         return stamp
+
+    def after(self, key: str) -> None:
+        self.not_before(self.stamped.get(key))
+
+    def note_stamp(self, key: str) -> None:
+        if self.last_stamp is not None:
+            self.stamped[key] = self.last_stamp
 
     # -- commands ------------------------------------------------------------------------
 
@@ -1360,6 +1387,7 @@ class _Loader:
             facilitator=facilitator,
         )
         self.assemblies.add(assembly_id)
+        self.assembly_days[assembly_id] = held_on
         self.counts["assemblies"] += 1
         return assembly_id
 
@@ -1375,6 +1403,7 @@ class _Loader:
         if (table_id, held_on) in self.sessions:
             return self.sessions[(table_id, held_on)]
         members = self.table_members[table_id]
+        self.after(f"table:{table_id}")
         result = self.run(
             self.app.hold_session,
             _secretary(table_id),
@@ -1386,6 +1415,7 @@ class _Loader:
             or f"Sesión ordinaria del {fecha(held_on)}: revisión de los planteamientos "
             "turnados a la mesa y seguimiento de acuerdos.",
         )
+        self.note_stamp(f"table:{table_id}")
         self.sessions[(table_id, held_on)] = result.id
         self.counts["sessions"] += 1
         return result.id
@@ -1414,12 +1444,13 @@ class _Loader:
             external_id=external_id,
             reporter=dict(reporter) if reporter else None,
         )
-        case = _Case(result.id, result.version, territory_id, theme)
+        case = _Case(result.id, result.version, territory_id, theme, stamped=self.last_stamp)
         self.cases.append(case)
         self.counts["cases"] += 1
         return case
 
     def triage(self, case: _Case, actor: str, key: str, theme: Theme, priority: Priority) -> None:
+        self.not_before(case.stamped)
         result = self.run(
             self.app.triage_case,
             actor,
@@ -1431,8 +1462,10 @@ class _Loader:
         )
         case.version = result.version
         case.theme = theme
+        case.stamped = self.last_stamp
 
     def route(self, case: _Case, actor: str, key: str, table_ids: list[str]) -> None:
+        self.not_before(case.stamped)
         result = self.run(
             self.app.route_case,
             actor,
@@ -1442,6 +1475,7 @@ class _Loader:
             table_ids=table_ids,
         )
         case.version = result.version
+        case.stamped = self.last_stamp
 
     def case_step(
         self,
@@ -1451,10 +1485,12 @@ class _Loader:
         key: str,
         **kwargs: Any,
     ) -> None:
+        self.not_before(case.stamped)
         result = self.run(
             method, actor, key, case_id=case.id, expected_version=case.version, **kwargs
         )
         case.version = result.version
+        case.stamped = self.last_stamp
 
     def commit(
         self,
@@ -1471,6 +1507,10 @@ class _Loader:
         session_id: str | None = None,
         assembly_id: str | None = None,
     ) -> _Commitment:
+        # Its case gets AttentionStarted; the commitment names the post's holder.
+        self.not_before(case.stamped)
+        if post_id is not None:
+            self.after(f"post:{post_id}")
         result = self.run(
             self.app.make_commitment,
             actor,
@@ -1488,7 +1528,10 @@ class _Loader:
         if not case.attention:
             case.attention = True
             case.version += 1  # the case's AttentionStarted
-        commitment = _Commitment(result.id, result.version, agency_id)
+            case.stamped = self.last_stamp
+        if post_id is not None:
+            self.note_stamp(f"post:{post_id}")
+        commitment = _Commitment(result.id, result.version, agency_id, stamped=self.last_stamp)
         case.commitments.append(commitment)
         self.commitments.append(commitment)
         self.counts["commitments"] += 1
@@ -1504,6 +1547,7 @@ class _Loader:
         **kwargs: Any,
     ) -> None:
         """One change to a commitment, by its agency's staff unless another actor is named."""
+        self.not_before(commitment.stamped)
         result = self.run(
             method,
             actor or staff(commitment.agency_id),
@@ -1515,6 +1559,7 @@ class _Loader:
             **kwargs,
         )
         commitment.version = result.version
+        commitment.stamped = self.last_stamp
 
     def refused(self, action: Callable[[], object]) -> None:
         """Runs what the story expects the domain to refuse, and notes the refusal."""
@@ -1650,7 +1695,9 @@ class _Loader:
         for index, (held_on, territory, kind, attendance) in enumerate(plans):
             self.at(held_on, 17)
             if not succession_done and held_on >= monday - timedelta(days=35):
-                # The head of civil protection changes: later commitments answer to her.
+                # The head of civil protection changes: later commitments answer to her,
+                # and those already made named him.
+                self.after(f"post:{head_post('dpc')}")
                 self.run(
                     self.app.appoint_to_post,
                     CATALOGUE,
@@ -1658,6 +1705,7 @@ class _Loader:
                     post_id=head_post("dpc"),
                     official_name=DPC_SUCCESSOR,
                 )
+                self.note_stamp(f"post:{head_post('dpc')}")
                 succession_done = True
             assembly_id = f"asm-{territory}-{held_on.isoformat()}-{index:02d}"
             self.hold_assembly(
@@ -1833,7 +1881,9 @@ class _Loader:
             validations.append(validated_at)
         # Every commitment kept and validated: most cases are then resolved, and closed.
         outcome = rng.random()
-        self.at(before, 19)
+        validated = [self.assembly_days[a] for a in validations if a is not None]
+        # Resolved and closed at the assembly that validated the last of its work.
+        self.at(max(validated) if validated else before, 19)
         if all(validations) and outcome < 0.8:
             official = ROSA if directorate == TEOTONGO else FACILITATOR
             self.case_step(
@@ -1854,6 +1904,7 @@ class _Loader:
             )
             case.open = False
             if rng.random() < 0.12:
+                self.at(min(before, max(validated) + timedelta(days=21)), 10)
                 self.case_step(
                     case,
                     self.app.reopen_case,

@@ -24,6 +24,7 @@ from tequio.demo import (
     DEMO_IDS,
     LIGHTING_TABLE,
     SATURDAY_ASSEMBLY,
+    TABLES,
     WATER_TABLE,
     DemoSummary,
     load_demo,
@@ -187,6 +188,11 @@ def check_the_borough(app: TequioApplication, summary: DemoSummary) -> None:
     assert len({c.territory_id for c in cases}) >= 30
 
 
+# Posts whose holder changes during the story (civil protection's head in the borough,
+# public lighting's on Wednesday), and the head of public works, whose does not.
+POSTS_TOLD = ("titular-dpc", "jud-alumbrado", "titular-dgo")
+
+
 def local_day(event: Any) -> date:
     return event.timestamp.astimezone(ZoneInfo("America/Mexico_City")).date()
 
@@ -211,6 +217,26 @@ def check_the_times_of_the_story(app: TequioApplication, summary: DemoSummary) -
     for commitment_id in summary.commitment_ids:
         stamps = [e.timestamp for e in events_of(app, Commitment, commitment_id)]
         assert stamps == sorted(stamps), f"{commitment_id}'s events go back in time"
+    every_table = {table[0] for table in TABLES} | {CABINET, LIGHTING_TABLE, WATER_TABLE}
+    for cls, ids in ((Table, every_table), (Post, POSTS_TOLD)):
+        for public_id in ids:
+            stamps = [e.timestamp for e in events_of(app, cls, public_id)]
+            assert stamps == sorted(stamps), f"{public_id}'s events go back in time"
+    # Whoever held a post when a commitment was made is who the commitment names.
+    terms = {
+        post: [
+            (e.timestamp, e.official_id)
+            for e in events_of(app, Post, post)
+            if type(e).__name__ == "HolderAppointed"
+        ]
+        for post in POSTS_TOLD
+    }
+    assert [len(terms[p]) for p in POSTS_TOLD] == [2, 2, 1]
+    for commitment_id in summary.commitment_ids:
+        made = events_of(app, Commitment, commitment_id)[0]
+        if made.post_id in terms:
+            holder = [who for at, who in terms[made.post_id] if at <= made.timestamp][-1]
+            assert made.accountable_official_id == holder, commitment_id
     # The borough's history spans the nine weeks before the story; the story's own
     # cases are the last raised, at Monday's dialogue.
     assert min(raised) <= monday - timedelta(days=56)

@@ -49,6 +49,20 @@ def test_accents_then_case_break_ties() -> None:
     assert ordered("Perú", "peru", "Peru", "perú") == ["peru", "Peru", "perú", "Perú"]
 
 
+def test_opening_marks_and_quotes_do_not_send_a_name_after_z() -> None:
+    assert ordered("Zapotitla", "¿Dónde?", "“El Molino”", "Barranca") == [
+        "¿Dónde?",
+        "“El Molino”",
+        "Barranca",
+        "Zapotitla",
+    ]
+
+
+def test_ordinals_and_no_break_spaces_read_as_letters_and_spaces() -> None:
+    assert ordered("1b Sección", "1ª Ampliación") == ["1ª Ampliación", "1b Sección"]
+    assert spanish_key("San\u00a0Juan")[0] == spanish_key("San Juan")[0]
+
+
 def test_a_name_before_its_longer_forms() -> None:
     assert ordered("San Lorenzo Tezonco", "San Lorenzo", "San") == [
         "San",
