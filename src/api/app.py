@@ -34,6 +34,7 @@ from api.metrics import render_interpreter, render_query_cache
 from api.metrics import render_webhooks as render_webhook_metrics
 from api.query_cache import QueryCache, ReadModelPositions, judge
 from api.runtime import ReadModels, Runtime
+from api.shared_allowances import SharedAllowances
 from cases.clock import Clock, SystemClock
 from integrations.webhooks.config import WebhookConfig
 from integrations.webhooks.host import Webhooks
@@ -131,6 +132,13 @@ def create_app(
             database_check=DatabaseCheck(pool),
             query_cache=query_cache,
         )
+        allowances = None
+        if settings.rate_limit_per_minute > 0 and settings.rate_limit_share_seconds > 0:
+            allowances = SharedAllowances(
+                limiter, pool, settings.municipality, settings.rate_limit_share_seconds
+            )
+            await allowances.start()
+        app.state.shared_allowances = allowances
         webhooks = await Webhooks.open(
             settings, pool, database.info.url(), config=webhook_config, dispatch=run_projections
         )
@@ -142,6 +150,8 @@ def create_app(
             yield
         finally:
             await webhooks.close()
+            if allowances is not None:
+                await allowances.close()
             if query_cache is not None:
                 await query_cache.close()
             await progress.close()

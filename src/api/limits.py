@@ -1,8 +1,9 @@
 """Abuse limits: a cap on request bodies and a per-caller rate limit.
 
 Both live on the application made by ``create_app`` (no module-level state). The
-rate limit is kept in this process: with several replicas behind a load balancer
-each replica counts on its own, so a caller may reach N times the limit in total.
+rate limit answers from this process's buckets, without waiting on the database;
+the processes of a deployment share what their callers spent through PostgreSQL
+every second (``api.shared_allowances``, ADR 0030).
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ class RateLimited(Exception):
 class _Bucket:
     tokens: float
     updated: float
+    # Requests taken since the deployment was last told (``api.shared_allowances``).
+    spent: int = 0
 
 
 class RateLimiter:
@@ -148,8 +151,43 @@ class RateLimiter:
             bucket.updated = now
         if bucket.tokens >= 1:
             bucket.tokens -= 1
+            bucket.spent += 1
             return None
         return (1 - bucket.tokens) / self.rate
+
+    def unshared(self) -> dict[str, int]:
+        """What each caller has taken from this process since the last call: the
+        count to share with the deployment's other processes (``api.shared_allowances``).
+        Counted from zero again from now on."""
+        spent: dict[str, int] = {}
+        for key, bucket in self._buckets.items():
+            if bucket.spent:
+                spent[key] = bucket.spent
+                bucket.spent = 0
+        return spent
+
+    def unspend(self, spent: dict[str, int]) -> None:
+        """Counts ``spent`` (from :meth:`unshared`) as not shared yet: it could not be."""
+        for key, count in spent.items():
+            bucket = self._buckets.get(key)
+            if bucket is not None:
+                bucket.spent += count
+
+    def settle(self, levels: dict[str, float]) -> None:
+        """Takes the deployment's level of callers' buckets, as every process has left
+        them, less what this process has taken since it shared its own. A caller this
+        process has not seen yet starts from that level, not from a full bucket."""
+        now = self.monotonic()
+        for key, level in levels.items():
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                if level >= self.capacity:
+                    continue  # a full bucket is what an unknown caller gets anyway
+                self._forget_idle(now)
+                self._buckets[key] = _Bucket(level, now)
+            else:
+                bucket.tokens = min(self.capacity, level) - bucket.spent
+                bucket.updated = now
 
     def refusals_wait(self, connection: HTTPConnection) -> float | None:
         """None while this address may still present tokens, else the seconds until it

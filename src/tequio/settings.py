@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     # Abuse limits (src/api/limits.py).
     max_body_bytes: int = Field(default=1024 * 1024, alias="TEQUIO_MAX_BODY_BYTES", ge=1024)
     rate_limit_per_minute: int = Field(default=600, alias="TEQUIO_RATE_LIMIT_PER_MINUTE", ge=0)
+    # How often each process shares its callers' spending with the deployment's other
+    # processes (src/api/shared_allowances.py); 0 counts in each process alone.
+    rate_limit_share_seconds: float = Field(
+        default=1.0, alias="TEQUIO_RATE_LIMIT_SHARE_SECONDS", ge=0, le=60
+    )
     # Unset, both follow TEQUIO_ENV: on in development, off in production.
     graphiql: bool = Field(default=True, alias="TEQUIO_GRAPHIQL")
     introspection: bool = Field(default=True, alias="TEQUIO_INTROSPECTION")

@@ -42,7 +42,10 @@ async def serve(
     monotonic: FakeTime | None = None,
     client_address: tuple[str, int] = ("127.0.0.1", 123),
 ) -> AsyncIterator[GraphQLClient]:
-    app = create_app(settings, clock=clock, monotonic=monotonic or FakeTime())
+    # One process's buckets, on a clock moved by hand: the deployment's shared levels
+    # refill with the database's time, and are tested in test_rate_limit_shared.py.
+    alone = settings.model_copy(update={"rate_limit_share_seconds": 0})
+    app = create_app(alone, clock=clock, monotonic=monotonic or FakeTime())
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app, client=client_address)
         async with httpx.AsyncClient(transport=transport, base_url="http://tequio.test") as http:

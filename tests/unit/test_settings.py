@@ -155,6 +155,9 @@ def test_limits_have_safe_defaults_and_bounds() -> None:
     assert settings.rate_limit_per_minute == 600
     assert "TEQUIO_RATE_LIMIT_PER_MINUTE" in refusal(TEQUIO_RATE_LIMIT_PER_MINUTE="-1")
     assert "TEQUIO_MAX_BODY_BYTES" in refusal(TEQUIO_MAX_BODY_BYTES="10")
+    assert settings.rate_limit_share_seconds == 1.0
+    for bad in ("-1", "61", "often"):
+        assert "TEQUIO_RATE_LIMIT_SHARE_SECONDS" in refusal(TEQUIO_RATE_LIMIT_SHARE_SECONDS=bad)
 
 
 def test_the_webhook_log_keeps_delivered_rows_a_month_unless_set_within_bounds() -> None:
