@@ -167,11 +167,17 @@ class RateLimiter:
         return spent
 
     def unspend(self, spent: dict[str, int]) -> None:
-        """Counts ``spent`` (from :meth:`unshared`) as not shared yet: it could not be."""
+        """Counts ``spent`` (from :meth:`unshared`) as not shared yet: it could not be.
+        What is carried is at most what the bucket is short of full now, so requests
+        made long ago in an outage have been earned back when it ends."""
+        now = self.monotonic()
         for key, count in spent.items():
             bucket = self._buckets.get(key)
-            if bucket is not None:
-                bucket.spent += count
+            if bucket is None:
+                continue
+            level = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.rate)
+            short = max(0, math.ceil(self.capacity - level))
+            bucket.spent = min(bucket.spent + count, short)
 
     def settle(self, levels: dict[str, float]) -> None:
         """Takes the deployment's level of callers' buckets, as every process has left
@@ -230,7 +236,7 @@ class RateLimiter:
         full = [
             k
             for k, b in self._buckets.items()
-            if b.tokens + (now - b.updated) * self.rate >= self.capacity
+            if not b.spent and b.tokens + (now - b.updated) * self.rate >= self.capacity
         ]
         for key in full:
             del self._buckets[key]
