@@ -56,9 +56,9 @@ from cases.receipts import IdempotencyReceipt
 from cases.values import AssemblyKind, Priority, Theme
 from tequio import demo
 from tequio.demo import (
+    ANSWERS,
     CANCEL_REASONS,
     CASE_TEMPLATES,
-    COMMITMENT_TEMPLATES,
     DECLINE_REASONS,
     DISPUTE_REASONS,
     EVIDENCE,
@@ -416,7 +416,7 @@ class History:
         session_id = self.plan_session(table_id, session_day)
         if session_id is None:
             return
-        templates = COMMITMENT_TEMPLATES[theme]
+        templates = ANSWERS[title]
         members = self.table_members[table_id]
         preferred = [t for t in templates if t[0] in members] or templates
         count = 1 if rng.random() < 0.6 else 2

@@ -1041,87 +1041,240 @@ CASE_TEMPLATES: dict[Theme, list[tuple[str, str]]] = {
     ],
 }
 
-# Per theme: (responsible agency, commitment text, min days, max days).
-COMMITMENT_TEMPLATES: dict[Theme, list[tuple[str, str, int, int]]] = {
-    Theme.PARTICIPATION: [
-        ("dgppc", "Convocar y facilitar la asamblea de seguimiento en {colonia}.", 7, 21),
+# What a table agrees to answer each problem of CASE_TEMPLATES, by the problem's title:
+# (responsible agency, commitment text, min days, max days). A case keeps its problem
+# when staff re-theme it, so its commitments follow the title, not the theme.
+Answer = tuple[str, str, int, int]
+ANSWERS: dict[str, list[Answer]] = {
+    # Participation
+    "Comisión de seguimiento del presupuesto participativo": [
         ("col-scm", "Integrar la comisión vecinal de seguimiento y presentar su plan.", 10, 30),
-        ("red-enlaces", "Difundir la convocatoria casa por casa en las secciones altas.", 5, 14),
-        ("col-smt", "Organizar los talleres de planeación de la agenda local.", 14, 40),
+        (
+            "dgppc",
+            "Informar en asamblea el avance y el gasto de la obra del presupuesto "
+            "participativo en {colonia}.",
+            14,
+            40,
+        ),
     ],
-    Theme.ECONOMY: [
+    "No llegó la convocatoria de la consulta a las secciones altas": [
+        ("red-enlaces", "Difundir la convocatoria casa por casa en las secciones altas.", 5, 14),
+        ("dgppc", "Instalar módulos de información de la consulta cerca de {place}.", 5, 14),
+    ],
+    "Asamblea de rendición de cuentas de la dirección territorial": [
+        ("dgppc", "Convocar y facilitar la asamblea de rendición de cuentas en {colonia}.", 7, 21),
+    ],
+    "Integrar la agenda local de desarrollo comunitario": [
+        ("col-smt", "Organizar los talleres de planeación de la agenda local.", 14, 40),
+        ("dgppc", "Convocar y facilitar la asamblea de seguimiento en {colonia}.", 7, 21),
+    ],
+    # Economy
+    "Apoyo a comerciantes del tianguis de {street}": [
         ("dgde", "Instalar una mesa de registro para comerciantes y revisar permisos.", 10, 30),
+        ("dgsu", "Colocar sanitarios portátiles los días de tianguis en {street}.", 7, 21),
+    ],
+    "Cursos de oficios para jóvenes de {colonia}": [
         ("dgds", "Abrir un grupo de cursos de oficios en {place}.", 14, 45),
+    ],
+    "Local para cocina comunitaria de mujeres": [
+        (
+            "dgde",
+            "Buscar un local en comodato para la cocina comunitaria y asesorar a la cooperativa.",
+            14,
+            45,
+        ),
+        ("dgds", "Gestionar el equipamiento básico de la cocina comunitaria.", 21, 60),
+    ],
+    "Pago atrasado del programa de apoyo a personas trabajadoras": [
         ("bienestar", "Revisar el padrón y aclarar los pagos pendientes de las personas.", 7, 21),
     ],
-    Theme.CULTURE: [
-        ("dcult", "Programar talleres vespertinos en la casa de cultura.", 14, 40),
+    # Culture
+    "Propuesta de mural comunitario en {place}": [
         ("dcult", "Aportar pintura y material para el mural comunitario.", 10, 30),
-        ("dgds", "Prestar equipo de sonido y proyección para el evento.", 7, 21),
     ],
-    Theme.SAFETY: [
-        ("ssc", "Patrullajes diarios en {street} de 20:00 a 02:00 y reporte semanal.", 2, 14),
-        ("c5", "Revisar y reparar las cámaras y el botón de auxilio en {street}.", 7, 30),
+    "Rescate de la casa de cultura": [
+        ("dgo", "Reparar las goteras de la casa de cultura.", 14, 45),
+        ("dcult", "Programar talleres vespertinos en la casa de cultura.", 14, 40),
+    ],
+    "Festival cultural en la explanada": [
+        ("dgds", "Prestar equipo de sonido y proyección para el festival.", 7, 21),
+        ("dcult", "Incluir el festival en la agenda cultural de la alcaldía.", 14, 40),
+    ],
+    "Cine club comunitario": [
+        ("dgds", "Prestar equipo de proyección para las funciones del cine club.", 7, 21),
+    ],
+    # Safety
+    "Asaltos en la parada de {street}": [
+        ("ssc", "Patrullajes en la parada de {street} de 5:00 a 8:00 y reporte semanal.", 2, 14),
         ("fgj", "Dar seguimiento a las denuncias presentadas e informar a las víctimas.", 10, 30),
-        ("gn", "Recorridos de la Guardia Nacional en el perímetro de {place}.", 3, 14),
-        ("dgob", "Verificar la licencia del establecimiento señalado en {street}.", 7, 21),
     ],
-    Theme.ENVIRONMENT: [
+    "Venta de droga en la cancha de {place}": [
+        ("gn", "Recorridos de la Guardia Nacional en el perímetro de {place}.", 3, 14),
+        ("fgj", "Integrar las denuncias por narcomenudeo e informar a la mesa.", 10, 30),
+    ],
+    "Robo de autopartes en {street}": [
+        ("ssc", "Patrullajes diarios en {street} de 00:00 a 05:00 y reporte semanal.", 2, 14),
+        ("c5", "Revisar y reparar las cámaras y el botón de auxilio en {street}.", 7, 30),
+    ],
+    "Cámaras del C5 sin funcionar en {street}": [
+        ("c5", "Revisar y reparar las cámaras y el botón de auxilio en {street}.", 7, 30),
+    ],
+    "Riñas y consumo de alcohol en la vía pública": [
+        ("dgob", "Verificar la licencia del establecimiento señalado en {street}.", 7, 21),
+        ("ssc", "Patrullajes en {street} los fines de semana de 20:00 a 02:00.", 2, 14),
+    ],
+    # Environment
+    "Tiradero clandestino en {street}": [
         ("dgsu", "Retirar los residuos y el cascajo de {street}.", 3, 10),
+    ],
+    "Quema de basura en terreno baldío": [
+        ("dgsu", "Limpiar el baldío de {street} y colocar letreros de prohibición.", 3, 10),
+        ("sedema", "Notificar al propietario del baldío y sancionar la quema de basura.", 10, 30),
+    ],
+    "Poda de árboles que tocan cables en {street}": [
         ("dmas", "Podar los árboles que tocan el cableado en {street}.", 7, 21),
+    ],
+    "Reforestación del cerro": [
         ("sedema", "Entregar árboles nativos y acompañar la jornada de reforestación.", 14, 45),
     ],
-    Theme.PUBLIC_SPACE: [
+    # Public space
+    "Rehabilitar el parque de {street}": [
         ("dgo", "Rehabilitar bancas, malla perimetral y juegos del parque de {street}.", 14, 45),
+        ("dgsu", "Reparar las luminarias del parque de {street}.", 5, 21),
+    ],
+    "Juegos infantiles rotos en {place}": [
+        ("dgo", "Reparar o sustituir los juegos infantiles junto a {place}.", 14, 45),
+    ],
+    "Autos abandonados invaden la banqueta de {street}": [
         ("dgsu", "Retirar los autos abandonados de {street} con apoyo de grúas.", 7, 21),
+    ],
+    "Escaleras de la ladera sin barandal": [
         ("sobse", "Colocar barandal y luminarias en las escaleras de la ladera.", 21, 60),
     ],
-    Theme.WATER: [
-        ("sacmex", "Revisar la red y reparar la fuga en {street}.", 3, 14),
+    # Water
+    "Sin agua desde hace {n} días en {street}": [
         (
             "sacmex",
             "Enviar pipas de agua dos veces por semana hasta normalizar el servicio.",
             7,
             30,
         ),
+        ("sacmex", "Revisar la presión de la red en {street} y restablecer el suministro.", 5, 21),
+    ],
+    "Fuga de agua potable en {street}": [
+        ("sacmex", "Revisar la red y reparar la fuga en {street}.", 3, 14),
+    ],
+    "Agua turbia en la red de {colonia}": [
+        ("sacmex", "Muestrear la calidad del agua en {colonia} y lavar la red.", 5, 21),
+    ],
+    "Encharcamientos por drenaje tapado en {street}": [
         ("dgo", "Desazolvar el drenaje de {street}.", 5, 21),
     ],
-    Theme.HEALTH: [
+    # Health
+    "Centro de salud sin médico por las tardes": [
         ("sedesa", "Asignar médico al turno vespertino del centro de salud.", 14, 45),
+        ("sedesa", "Surtir los medicamentos básicos del centro de salud.", 7, 21),
+    ],
+    "Jornada de vacunación para personas mayores": [
         ("sedesa", "Realizar una jornada de vacunación casa por casa en {colonia}.", 7, 21),
+    ],
+    "Perros en situación de calle cerca de {place}": [
         ("dgds", "Jornada de esterilización y vacunación de perros y gatos.", 10, 30),
     ],
-    Theme.GENDER: [
-        ("semujeres", "Instalar un módulo itinerante de atención de la LUNA en {colonia}.", 7, 21),
+    "Atención de salud mental para jóvenes": [
+        (
+            "sedesa",
+            "Abrir un grupo de atención psicológica gratuita para jóvenes en {colonia}.",
+            14,
+            45,
+        ),
+    ],
+    # Gender
+    "Sendero seguro para mujeres en {street}": [
         ("dgsu", "Iluminar el sendero seguro en {street}.", 10, 30),
+        ("c5", "Instalar cámaras y botones de auxilio a lo largo de {street}.", 14, 45),
+    ],
+    "Atención a violencia familiar en {colonia}": [
+        ("semujeres", "Instalar un módulo itinerante de atención de la LUNA en {colonia}.", 7, 21),
         ("col-mujeres-sierra", "Acompañar a las vecinas y difundir la red de apoyo.", 7, 21),
+    ],
+    "Taller de prevención de violencia en el noviazgo": [
         ("dgds", "Impartir el taller de prevención de violencia en el noviazgo.", 10, 30),
     ],
-    Theme.SPORTS: [
-        ("ddep", "Asignar instructores y material a la escuela de box comunitaria.", 10, 30),
+    "Acoso a estudiantes a la salida de {place}": [
+        ("ssc", "Vigilancia a la entrada y a la salida de clases frente a {place}.", 2, 14),
+        ("col-mujeres-sierra", "Acompañar a las estudiantes y difundir la red de apoyo.", 7, 21),
+    ],
+    # Sports
+    "Rehabilitar la cancha de fútbol de {place}": [
         ("dgo", "Rehabilitar la cancha de fútbol junto a {place}.", 21, 60),
+    ],
+    "Instructores para la escuela de box comunitaria": [
+        ("ddep", "Asignar instructores y material a la escuela de box comunitaria.", 10, 30),
+    ],
+    "Alumbrado en el deportivo por las noches": [
+        ("dgsu", "Reparar el alumbrado del deportivo de {colonia}.", 5, 21),
+    ],
+    "Liga infantil de fútbol sin apoyo": [
         ("ddep", "Entregar uniformes y balones a la liga infantil.", 7, 21),
     ],
-    Theme.MOBILITY: [
-        ("semovi", "Revisar con la ruta concesionada el recorrido a las secciones altas.", 7, 30),
+    # Mobility
+    "Reductores de velocidad frente a {place}": [
         ("dgo", "Instalar reductores de velocidad y señalamiento frente a {place}.", 10, 30),
+    ],
+    "La ruta de microbús dejó de subir a las secciones altas": [
+        ("semovi", "Revisar con la ruta concesionada el recorrido a las secciones altas.", 7, 30),
+    ],
+    "Semáforo descompuesto en {street}": [
         ("ssc", "Reparar el semáforo y asignar apoyo vial en {street}.", 3, 14),
     ],
-    Theme.EDUCATION: [
-        ("aefcm", "Asignar docente de matemáticas a los grupos sin maestro.", 14, 45),
+    "Paradero sin techo ni banca": [
+        ("dgo", "Colocar techo y banca en el paradero de {street}.", 14, 45),
+    ],
+    # Education
+    "Barda dañada en {place}": [
         ("dgo", "Reparar la barda perimetral de {place}.", 14, 45),
+    ],
+    "Faltan maestros en la secundaria": [
+        ("aefcm", "Asignar docente de matemáticas a los grupos sin maestro.", 14, 45),
+    ],
+    "Biblioteca comunitaria": [
         ("dgds", "Dotar de acervo y mobiliario a la biblioteca comunitaria.", 21, 60),
     ],
-    Theme.CIVIL_PROTECTION: [
+    "Baños inservibles en el jardín de niños": [
+        ("dgo", "Rehabilitar los baños y la toma de agua del jardín de niños.", 14, 45),
+    ],
+    # Civil protection
+    "Grietas en viviendas de {street}": [
         ("dpc", "Realizar el dictamen de riesgo de las viviendas de {street}.", 5, 21),
-        ("sgirpc", "Evaluar el talud y proponer obras de mitigación.", 14, 45),
-        ("cfe", "Retirar y sustituir el poste inclinado en {street}.", 5, 21),
         ("invi", "Orientar a las familias afectadas sobre apoyos de vivienda.", 14, 45),
     ],
-    Theme.URBAN_SERVICES: [
+    "Talud en riesgo de deslave en {street}": [
+        ("sgirpc", "Evaluar el talud y proponer obras de mitigación.", 14, 45),
+        ("dpc", "Dictaminar el riesgo de las casas al pie del talud de {street}.", 5, 21),
+    ],
+    "Poste inclinado a punto de caer en {street}": [
+        ("cfe", "Retirar y sustituir el poste inclinado en {street}.", 5, 21),
+    ],
+    "Brigada vecinal y simulacro": [
+        (
+            "dpc",
+            "Capacitar a la brigada vecinal y acompañar el simulacro de sismo en {colonia}.",
+            14,
+            45,
+        ),
+    ],
+    # Urban services
+    "Luminarias apagadas en {street}": [
         ("dgsu", "Reparar las luminarias apagadas de {street}.", 5, 21),
+    ],
+    "El camión de la basura no pasa desde hace {n} días": [
         ("dgsu", "Restablecer la ruta de recolección de basura en {street}.", 2, 7),
+    ],
+    "Baches en {street}": [
         ("dgo", "Bachear {street}.", 7, 30),
+    ],
+    "Desazolve de coladeras antes de las lluvias": [
         ("dgsu", "Desazolvar las coladeras de {street}.", 5, 21),
     ],
 }
@@ -1753,7 +1906,7 @@ class _Loader:
         before: date,
     ) -> None:
         theme = rng.choice(list(Theme))
-        title, description = rng.choice(CASE_TEMPLATES[theme])
+        problem, description = rng.choice(CASE_TEMPLATES[theme])
         words = {
             "street": rng.choice(STREETS),
             "street2": rng.choice(STREETS),
@@ -1775,7 +1928,7 @@ class _Loader:
             actor=actor,
             territory_id=territory,
             theme=theme,
-            title=title.format(**words),
+            title=problem.format(**words),
             description=description.format(**words),
             assembly_id=assembly_id,
             reporter=reporter,
@@ -1840,7 +1993,7 @@ class _Loader:
             return  # the table has not taken it up yet
         self.at(session_on, 11)
         session_id = self.hold_session(table_id, session_on)
-        templates = COMMITMENT_TEMPLATES[theme]
+        templates = ANSWERS[problem]
         members = self.table_members[table_id]
         preferred = [t for t in templates if t[0] in members] or templates
         count = 1 if rng.random() < 0.65 else 2

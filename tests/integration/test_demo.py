@@ -6,6 +6,7 @@ the demo is loaded again nine days later and must write nothing.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -20,7 +21,9 @@ from cases.forums import Table
 from cases.ids import official_id_for
 from cases.values import CaseStatus, CommitmentStatus, Theme
 from tequio.demo import (
+    ANSWERS,
     CABINET,
+    CASE_TEMPLATES,
     DEMO_IDS,
     LIGHTING_TABLE,
     SATURDAY_ASSEMBLY,
@@ -73,6 +76,7 @@ def test_demo_tells_the_week_and_a_second_load_writes_nothing(
 
     check_the_week(app, summary)
     check_the_borough(app, summary)
+    check_each_commitment_answers_its_case(app, summary)
     check_the_times_of_the_story(app, summary)
 
     # Nine days later someone runs `tequio demo` again: nothing at all is written.
@@ -186,6 +190,30 @@ def check_the_borough(app: TequioApplication, summary: DemoSummary) -> None:
     assert {c.status for c in cases} == set(CaseStatus)
     assert {c.theme for c in cases} == set(Theme)
     assert len({c.territory_id for c in cases}) >= 30
+
+
+def pattern(template: str) -> re.Pattern[str]:
+    """A template's text with any words in its ``{slots}``."""
+    parts = re.split(r"\{\w+\}", template)
+    return re.compile(".+".join(re.escape(part) for part in parts) + r"\Z")
+
+
+def check_each_commitment_answers_its_case(app: TequioApplication, summary: DemoSummary) -> None:
+    problems = [
+        (title, pattern(title)) for themed in CASE_TEMPLATES.values() for title, _ in themed
+    ]
+    the_weeks = set(summary.cases.values())  # written by hand, with their own answers
+    answered = 0
+    for commitment_id in summary.commitment_ids:
+        made = events_of(app, Commitment, commitment_id)[0]
+        if made.case_id in the_weeks:
+            continue
+        title = events_of(app, Case, made.case_id)[0].title
+        problem = next(p for p, matches in problems if matches.match(title))
+        answers = [pattern(text) for _, text, _, _ in ANSWERS[problem]]
+        assert any(a.match(made.description) for a in answers), (title, made.description)
+        answered += 1
+    assert answered >= 150
 
 
 # Posts whose holder changes during the story (civil protection's head in the borough,
