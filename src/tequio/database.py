@@ -272,6 +272,14 @@ def start_embedded(data_dir: Path) -> tuple[Any, ConnectionInfo]:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         _forget_dead_handles(data_dir / "pg")
+        if not (data_dir / "pg" / "PG_VERSION").exists():
+            # The default folder is relative to where the command runs: a command run
+            # from another folder would start a second, empty database and say nothing.
+            log.warning(
+                "no database in %s yet: creating a new, empty one"
+                " (TEQUIO_DATA_DIR, by default .tequio in the current folder)",
+                data_dir / "pg",
+            )
         log.info(
             "using the embedded PostgreSQL in %s (started if it was not running)", data_dir / "pg"
         )

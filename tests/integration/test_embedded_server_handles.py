@@ -68,3 +68,23 @@ def test_a_database_knows_when_the_embedded_server_it_started_has_stopped(
     assert not database.embedded_stopped()
     external = Database(ConnectionInfo("db.example", 5432, "tequio", "x", "tequio"))
     assert not external.embedded_stopped()  # a server Tequio did not start is not its to watch
+
+
+def test_a_command_that_finds_no_database_in_its_folder_says_it_makes_a_new_one(
+    tmp_path: Path,
+) -> None:
+    # The default folder is ./.tequio: run from the wrong folder, a command would
+    # otherwise work on a new, empty database without a word.
+    def use() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", USE_AND_LEAVE, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return done.stderr
+
+    first = use()
+    assert f"no database in {tmp_path / 'pg'} yet: creating a new, empty one" in first
+    assert "creating a new" not in use()
