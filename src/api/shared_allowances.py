@@ -130,8 +130,7 @@ class SharedAllowances:
         spent = limiter.unshared()
         keys = sorted(spent)
         try:
-            async with asyncio.timeout(self._budget):
-                conn = await self._pool.acquire()
+            conn = await self._pool.acquire(timeout=self._budget)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             limiter.unspend(spent)
             return self._failed(error)
@@ -142,7 +141,7 @@ class SharedAllowances:
                 [spent[key] for key in keys],
                 limiter.capacity,
                 limiter.rate,
-                # The first round reads every row: the ones it needs not are full.
+                # The first round reads every row; settle() skips the full ones.
                 self._heard_at - OVERLAP if self._heard_at is not None else 0.0,
                 self._prefix,
                 timeout=self._budget,
