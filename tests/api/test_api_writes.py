@@ -293,7 +293,15 @@ async def test_reassigning_keeps_who_was_accountable_when_the_commitment_was_mad
     )
     assert timeline["commitment"]["timeline"][-1] == {
         "type": "Reassigned",
-        "summary": "Reasignado al área 'obras' — Es obra civil, no alumbrado",
+        "summary": "Reasignado a Dirección General de Obras — Es obra civil, no alumbrado",
+    }
+    english = await world.api.run(
+        "query($id: ID!) { commitment(id: $id) { timeline { summary } } }",
+        {"id": made["id"]},
+        token=world.secretary,
+    )
+    assert english["commitment"]["timeline"][-1] == {
+        "summary": "Reassigned to Dirección General de Obras — Es obra civil, no alumbrado"
     }
 
 

@@ -190,6 +190,9 @@ class TimelineEntry:
 async def _timeline(info: Info, rows: list[Row]) -> list[TimelineEntry]:
     show_actor = policy.may_see_actors(info.context.caller)
     language = info.context.language
+    shown = await _with_agency_names(
+        info, await _without_hidden_attention(info, await _without_hidden_tables(info, rows))
+    )
     return [
         TimelineEntry(
             at=local_time(info, r["at"]),
@@ -197,8 +200,33 @@ async def _timeline(info: Info, rows: list[Row]) -> list[TimelineEntry]:
             summary=summarize(r["type"], r["data"], language),
             actor=r["actor"] if show_actor else None,
         )
-        for r in await _without_hidden_attention(info, await _without_hidden_tables(info, rows))
+        for r in shown
     ]
+
+
+async def _with_agency_names(info: Info, rows: list[Row]) -> list[Row]:
+    """A reassignment says which agency took the commitment on by its name, as the
+    directory has it now, not by its id."""
+    ids = sorted(
+        {
+            r["data"]["responsible_agency_id"]
+            for r in rows
+            if r["type"] == "Reassigned" and (r["data"] or {}).get("responsible_agency_id")
+        }
+    )
+    if not ids:
+        return rows
+    agencies = await info.context.agencies.load_many(ids)
+    names = {agency_id: row["name"] for agency_id, row in zip(ids, agencies, strict=True) if row}
+    named = []
+    for r in rows:
+        name = (
+            names.get((r["data"] or {}).get("responsible_agency_id", ""))
+            if r["type"] == "Reassigned"
+            else None
+        )
+        named.append({**r, "data": {**r["data"], "responsible_agency_name": name}} if name else r)
+    return named
 
 
 async def _without_hidden_attention(info: Info, rows: list[Row]) -> list[Row]:

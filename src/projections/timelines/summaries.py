@@ -179,6 +179,14 @@ def _raised(f: _Facts) -> tuple[str, str]:
 
 
 def _reassigned(f: _Facts) -> tuple[str, str]:
+    # The agency's name when the reader passes it in (``responsible_agency_name``); its
+    # id otherwise, quoted: the entry keeps the id, and names change.
+    name = f.text("responsible_agency_name")
+    if name:
+        return (
+            f"Reassigned to {name}{f.dash('reason')}",
+            f"Reasignado a {name}{f.dash('reason')}",
+        )
     agency = f.text("responsible_agency_id")
     if not agency:
         return (
