@@ -450,6 +450,11 @@ def head_post(agency_id: str) -> str:
     return f"titular-{agency_id}"
 
 
+# Posts whose holder changes during the story (civil protection's head in the borough,
+# public lighting's on the week's Wednesday).
+SUCCEEDED_POSTS = frozenset({head_post("dpc"), "jud-alumbrado"})
+
+
 # -- forums ------------------------------------------------------------------------------
 
 CABINET = "gab-zonal-teotongo-acahualtepec"
@@ -1682,7 +1687,8 @@ class _Loader:
             case.attention = True
             case.version += 1  # the case's AttentionStarted
             case.stamped = self.last_stamp
-        if post_id is not None:
+        if post_id in SUCCEEDED_POSTS:
+            # Its successor is appointed after every commitment that named the holder.
             self.note_stamp(f"post:{post_id}")
         commitment = _Commitment(result.id, result.version, agency_id, stamped=self.last_stamp)
         case.commitments.append(commitment)
@@ -1843,9 +1849,23 @@ class _Loader:
             for _ in range(16)
         ]
 
+        # Told in the story's order, assemblies and imported cases together: a table's
+        # sessions and a post's commitments are then written in the order they happened,
+        # and none has to be recorded late behind one told before it.
+        told: list[tuple[date, int, int]] = [(p[0], 0, i) for i, p in enumerate(plans)]
+        told += [(raised_on, 1, i) for i, (raised_on, _) in enumerate(imported)]
+        told.sort()
         succession_done = False
         number = 0
-        for index, (held_on, territory, kind, attendance) in enumerate(plans):
+        for _day, source, index in told:
+            if source == 1:
+                number += 1
+                raised_on, territory = imported[index]
+                self.borough_case(
+                    rng, f"suac-{number:06d}", SUAC, territory, raised_on, None, before
+                )
+                continue
+            held_on, territory, kind, attendance = plans[index]
             self.at(held_on, 17)
             if not succession_done and held_on >= monday - timedelta(days=35):
                 # The head of civil protection changes: later commitments answer to her,
@@ -1887,9 +1907,6 @@ class _Loader:
                     assembly_id,
                     before,
                 )
-        for raised_on, territory in sorted(imported):
-            number += 1
-            self.borough_case(rng, f"suac-{number:06d}", SUAC, territory, raised_on, None, before)
         self.say(
             f"borough: {self.counts['assemblies']} assemblies, {self.counts['cases']} cases, "
             f"{self.counts['commitments']} commitments"

@@ -265,6 +265,18 @@ def check_the_times_of_the_story(app: TequioApplication, summary: DemoSummary) -
         if made.post_id in terms:
             holder = [who for at, who in terms[made.post_id] if at <= made.timestamp][-1]
             assert made.accountable_official_id == holder, commitment_id
+    # A commitment is recorded on the day it was agreed, and a session on its day:
+    # none is written late behind one told before it.
+    late = []
+    for commitment_id in summary.commitment_ids:
+        made = events_of(app, Commitment, commitment_id)[0]
+        if local_day(made) != made.agreed_on:
+            late.append((commitment_id, made.agreed_on, local_day(made)))
+    assert late == []
+    for table_id in every_table:
+        for held in events_of(app, Table, table_id):
+            if type(held).__name__ == "SessionHeld":
+                assert local_day(held) == held.held_on, (table_id, held.held_on)
     # The borough's history spans the nine weeks before the story; the story's own
     # cases are the last raised, at Monday's dialogue.
     assert min(raised) <= monday - timedelta(days=56)
