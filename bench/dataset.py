@@ -66,7 +66,6 @@ from tequio.demo import (
     GENERAL_CABINET,
     LIGHTING_TABLE,
     NEIGHBOURHOODS,
-    PLACES,
     PROGRESS_NOTES,
     RESCHEDULE_REASONS,
     RETHEME,
@@ -77,7 +76,9 @@ from tequio.demo import (
     TEOTONGO,
     THEME_TABLES,
     WATER_TABLE,
+    fill,
     head_post,
+    place_for,
     staff,
 )
 
@@ -332,7 +333,7 @@ class History:
         words = {
             "street": rng.choice(STREETS),
             "street2": rng.choice(STREETS),
-            "place": rng.choice(PLACES),
+            "place": place_for(title, rng),
             "colonia": self.name_of[territory],
             "n": rng.randint(3, 12),
         }
@@ -345,8 +346,8 @@ class History:
                 public_id=case_id,
                 territory_id=territory,
                 theme=theme,
-                title=title.format(**words),
-                description=description.format(**words),
+                title=fill(title, words),
+                description=fill(description, words),
                 assembly_id=assembly_id,
                 external_id=external_id,
                 reporter_sealed=None,
@@ -432,7 +433,7 @@ class History:
                     session_id,
                     session_day,
                     agency,
-                    text.format(**words),
+                    fill(text, words),
                     low,
                     high,
                     first=n == 0,

@@ -28,7 +28,14 @@ from bench.stats import Recorder, ms, percentile
 from cases.commitment import Commitment
 from cases.values import Theme
 from projections.registry import PROJECTIONS, tracking_table
-from tequio.demo import CASE_TEMPLATES, NEIGHBOURHOODS, PLACES, PROGRESS_NOTES, STREETS
+from tequio.demo import (
+    CASE_TEMPLATES,
+    NEIGHBOURHOODS,
+    PROGRESS_NOTES,
+    STREETS,
+    fill,
+    place_for,
+)
 
 BOARD = """
 query Board($filter: CommitmentFilter, $first: Int!) {
@@ -258,15 +265,15 @@ def _case_input(rng: random.Random) -> dict[str, Any]:
     words = {
         "street": rng.choice(STREETS),
         "street2": rng.choice(STREETS),
-        "place": rng.choice(PLACES),
+        "place": place_for(title, rng),
         "colonia": name,
         "n": rng.randint(3, 12),
     }
     return {
         "territoryId": code,
         "theme": theme.name,
-        "title": title.format(**words),
-        "description": description.format(**words),
+        "title": fill(title, words),
+        "description": fill(description, words),
     }
 
 

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -700,6 +701,51 @@ PLACES = [
     "el panteón",
     "la explanada",
 ]
+
+# The places that make sense for a problem whose text names one; any of PLACES for the
+# others.
+SCHOOLS = ["la escuela primaria", "la secundaria técnica"]
+PLACES_FOR: dict[str, list[str]] = {
+    "Cursos de oficios para jóvenes de {colonia}": [
+        *SCHOOLS, "la casa de cultura", "la UTOPÍA más cercana", "el deportivo"
+    ],
+    "Cine club comunitario": [
+        "la casa de cultura", "la explanada", "la UTOPÍA más cercana", "el deportivo"
+    ],
+    "Venta de droga en la cancha de {place}": [
+        *SCHOOLS, "el deportivo", "la iglesia", "el mercado", "la UTOPÍA más cercana"
+    ],
+    "Juegos infantiles rotos en {place}": [
+        "el jardín de niños", "la escuela primaria", "el deportivo", "la explanada",
+        "la UTOPÍA más cercana", "la casa de cultura",
+    ],
+    "Jornada de vacunación para personas mayores": ["el centro de salud"],
+    "Taller de prevención de violencia en el noviazgo": [
+        "la secundaria técnica", "la casa de cultura", "la UTOPÍA más cercana", "el deportivo"
+    ],
+    "Acoso a estudiantes a la salida de {place}": SCHOOLS,
+    "Rehabilitar la cancha de fútbol de {place}": [
+        *SCHOOLS, "el deportivo", "la UTOPÍA más cercana", "la explanada"
+    ],
+    "Barda dañada en {place}": [*SCHOOLS, "el jardín de niños"],
+    "Biblioteca comunitaria": [
+        "la casa de cultura", "la UTOPÍA más cercana", "el mercado", "la explanada"
+    ],
+}  # fmt: skip
+
+
+def place_for(problem: str, rng: random.Random) -> str:
+    return rng.choice(PLACES_FOR.get(problem, PLACES))
+
+
+_ARTICLE = re.compile(r"\b(de|a) el\b")
+
+
+def fill(template: str, words: Mapping[str, object]) -> str:
+    """A template with its words, and Spanish's contractions: "de el mercado" is
+    "del mercado", "a el deportivo" is "al deportivo"."""
+    return _ARTICLE.sub(lambda m: "del" if m.group(1) == "de" else "al", template.format(**words))
+
 
 FIRST_NAMES = [
     "María",
@@ -1927,7 +1973,7 @@ class _Loader:
         words = {
             "street": rng.choice(STREETS),
             "street2": rng.choice(STREETS),
-            "place": rng.choice(PLACES),
+            "place": place_for(problem, rng),
             "colonia": self.neighbourhood_names[territory],
             "n": rng.randint(3, 12),
         }
@@ -1945,8 +1991,8 @@ class _Loader:
             actor=actor,
             territory_id=territory,
             theme=theme,
-            title=problem.format(**words),
-            description=description.format(**words),
+            title=fill(problem, words),
+            description=fill(description, words),
             assembly_id=assembly_id,
             reporter=reporter,
         )
@@ -2030,7 +2076,7 @@ class _Loader:
                 f"{key}:commitment:{n}",
                 actor=_secretary(table_id),
                 agency_id=agency,
-                description=text.format(**words),
+                description=fill(text, words),
                 agreed_on=session_on,
                 due_on=due_on,
                 post_id=post,
