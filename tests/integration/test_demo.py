@@ -193,9 +193,11 @@ def check_the_borough(app: TequioApplication, summary: DemoSummary) -> None:
 
 
 def pattern(template: str) -> re.Pattern[str]:
-    """A template's text with any words in its ``{slots}``."""
-    parts = re.split(r"\{\w+\}", template)
-    return re.compile(".+".join(re.escape(part) for part in parts) + r"\Z")
+    """A template's text with any words in its ``{slots}`` (after "de" or "a", maybe
+    contracted: "de {place}" reads "del mercado")."""
+    *before, last = re.split(r"\{\w+\}", template)
+    parts = [re.escape(part.rstrip(" ")) for part in before] + [re.escape(last)]
+    return re.compile(".+".join(parts) + r"\Z")
 
 
 def check_each_commitment_answers_its_case(app: TequioApplication, summary: DemoSummary) -> None:
