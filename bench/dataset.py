@@ -57,7 +57,6 @@ from cases.values import AssemblyKind, Priority, Theme
 from tequio import demo
 from tequio.demo import (
     ANSWERS,
-    CANCEL_REASONS,
     CASE_TEMPLATES,
     DECLINE_REASONS,
     DISPUTE_REASONS,
@@ -66,9 +65,10 @@ from tequio.demo import (
     GENERAL_CABINET,
     LIGHTING_TABLE,
     NEIGHBOURHOODS,
+    OTHER_AGREEMENT,
     PROGRESS_NOTES,
     RESCHEDULE_REASONS,
-    RETHEME,
+    RETHEMED,
     ROSA,
     STREETS,
     SUAC,
@@ -378,8 +378,8 @@ class History:
         priority = rng.choices(
             list(Priority), [10, 40, 35, 15] if theme in SAFETY_LIKE else [25, 45, 25, 5]
         )[0]
-        if rng.random() < 0.08:
-            theme = RETHEME[theme]
+        if rng.random() < 0.3:
+            theme = RETHEMED.get(title, theme)
         if not case_step(triaged, "triage", theme=theme, priority=priority, actor=official):
             return
         roll = rng.random()
@@ -543,7 +543,7 @@ class History:
                     return None
                 agency, worker = new_agency, staff(new_agency)
         if fate < 0.07:
-            reason = rng.choice(CANCEL_REASONS)
+            reason = rng.choice(OTHER_AGREEMENT)
             step(self.later(when, 24, 30 * 24), "cancel", reason=reason, actor=secretary)
             return None
         if rng.random() < 0.18:

@@ -1350,41 +1350,71 @@ RESCHEDULE_REASONS = [
     "Se requiere un dictamen técnico antes de intervenir.",
     "La cuadrilla fue reasignada a la atención de una emergencia.",
 ]
-CANCEL_REASONS = [
+# Why a table cancels a commitment. The first two only fit where the case has another
+# agreement; the third only where the problem is on someone's land.
+OTHER_AGREEMENT = [
     "Se atiende dentro de otro acuerdo de la mesa.",
-    "El predio es de propiedad privada; se canaliza a la autoridad competente.",
     "La asamblea decidió priorizar otra acción con los mismos recursos.",
 ]
+PRIVATE_LAND = "El predio es de propiedad privada; se canaliza a la autoridad competente."
+ON_LAND = frozenset(
+    {
+        "Tiradero clandestino en {street}",
+        "Quema de basura en terreno baldío",
+        "Talud en riesgo de deslave en {street}",
+    }
+)
 DISPUTE_REASONS = [
     "Las vecinas y vecinos reportan que el trabajo quedó incompleto.",
     "El problema volvió a presentarse a los pocos días.",
     "Solo se atendió una parte de la calle.",
 ]
-DECLINE_REASONS = [
-    ("Asunto entre particulares; se orienta a la Procuraduría Social.", "Procuraduría Social"),
-    ("Corresponde a la alcaldía vecina.", "Alcaldía Tláhuac"),
-    (
-        "Corresponde al municipio vecino de La Paz, Estado de México.",
-        "Municipio de La Paz, Estado de México",
+# Why a case is declined, and to whom it is referred: for the problems each fits.
+NEIGHBOURS_DISPUTE = (
+    "Asunto entre particulares; se orienta a la Procuraduría Social.",
+    "Procuraduría Social",
+)
+OWN_HOUSING = ("Trámite individual de vivienda.", "Instituto de Vivienda de la Ciudad de México")
+NEXT_BOROUGH = ("Corresponde a la alcaldía vecina.", "Alcaldía Tláhuac")
+LA_PAZ = (
+    "Corresponde al municipio vecino de La Paz, Estado de México.",
+    "Municipio de La Paz, Estado de México",
+)
+DECLINE_FITS: dict[tuple[str, str], frozenset[str]] = {
+    NEIGHBOURS_DISPUTE: frozenset(
+        {
+            "Autos abandonados invaden la banqueta de {street}",
+            "Perros en situación de calle cerca de {place}",
+            "Quema de basura en terreno baldío",
+        }
     ),
-    ("Trámite individual de vivienda.", "Instituto de Vivienda de la Ciudad de México"),
-]
-# How a territorial official may re-classify what the assembly said.
-RETHEME: dict[Theme, Theme] = {
-    Theme.PARTICIPATION: Theme.CULTURE,
-    Theme.ECONOMY: Theme.PARTICIPATION,
-    Theme.CULTURE: Theme.PARTICIPATION,
-    Theme.SAFETY: Theme.GENDER,
-    Theme.ENVIRONMENT: Theme.URBAN_SERVICES,
-    Theme.PUBLIC_SPACE: Theme.URBAN_SERVICES,
-    Theme.WATER: Theme.CIVIL_PROTECTION,
-    Theme.HEALTH: Theme.ENVIRONMENT,
-    Theme.GENDER: Theme.SAFETY,
-    Theme.SPORTS: Theme.PUBLIC_SPACE,
-    Theme.MOBILITY: Theme.URBAN_SERVICES,
-    Theme.EDUCATION: Theme.PUBLIC_SPACE,
-    Theme.CIVIL_PROTECTION: Theme.PUBLIC_SPACE,
-    Theme.URBAN_SERVICES: Theme.PUBLIC_SPACE,
+    OWN_HOUSING: frozenset({"Grietas en viviendas de {street}"}),
+}
+# A problem in the street may be the neighbours' to fix: Tláhuac's anywhere, La Paz's
+# only in the directorates on its border.
+LA_PAZ_SIDE = frozenset({TEOTONGO, "dt-santa-catarina"})
+BORDER_THEMES = frozenset(
+    {Theme.URBAN_SERVICES, Theme.WATER, Theme.MOBILITY, Theme.PUBLIC_SPACE, Theme.ENVIRONMENT}
+)
+DECLINE_REASONS = [NEIGHBOURS_DISPUTE, OWN_HOUSING, NEXT_BOROUGH, LA_PAZ]
+# How a territorial official may re-classify what the assembly said: the problems whose
+# other reading is as fair as the assembly's.
+RETHEMED: dict[str, Theme] = {
+    "Acoso a estudiantes a la salida de {place}": Theme.SAFETY,
+    "Sendero seguro para mujeres en {street}": Theme.SAFETY,
+    "Asaltos en la parada de {street}": Theme.MOBILITY,
+    "Alumbrado en el deportivo por las noches": Theme.URBAN_SERVICES,
+    "Encharcamientos por drenaje tapado en {street}": Theme.URBAN_SERVICES,
+    "Desazolve de coladeras antes de las lluvias": Theme.WATER,
+    "Autos abandonados invaden la banqueta de {street}": Theme.URBAN_SERVICES,
+    "Tiradero clandestino en {street}": Theme.URBAN_SERVICES,
+    "Poda de árboles que tocan cables en {street}": Theme.URBAN_SERVICES,
+    "Paradero sin techo ni banca": Theme.PUBLIC_SPACE,
+    "Barda dañada en {place}": Theme.PUBLIC_SPACE,
+    "Cursos de oficios para jóvenes de {colonia}": Theme.EDUCATION,
+    "Perros en situación de calle cerca de {place}": Theme.ENVIRONMENT,
+    "Poste inclinado a punto de caer en {street}": Theme.URBAN_SERVICES,
+    "Festival cultural en la explanada": Theme.PUBLIC_SPACE,
 }
 MONTHS = [
     "enero",
@@ -1465,6 +1495,7 @@ class _Case:
     version: int
     territory_id: str
     theme: Theme
+    problem: str = ""  # its CASE_TEMPLATES title, for the borough's cases
     attention: bool = False
     open: bool = True  # not declined, merged or closed
     commitments: list[_Commitment] = field(default_factory=list)
@@ -1996,6 +2027,7 @@ class _Loader:
             assembly_id=assembly_id,
             reporter=reporter,
         )
+        case.problem = problem
         key = f"case:{external_id}"
         directorate = self.territory_of[territory]
         official = ROSA if directorate == TEOTONGO else f"coordinator:enlace-{directorate[3:]}"
@@ -2008,14 +2040,19 @@ class _Loader:
             list(Priority), [10, 40, 35, 15] if safety_like else [25, 45, 25, 5]
         )[0]
         # Sometimes the territorial official re-themes what the assembly said.
-        if rng.random() < 0.08:
-            theme = RETHEME[theme]
+        if problem in RETHEMED and rng.random() < 0.3:
+            theme = RETHEMED[problem]
         self.at(raised_on + timedelta(days=1), 10)
         self.triage(case, official, key, theme, priority)
 
         roll = rng.random()
-        if roll < 0.05:
-            reason, referral = rng.choice(DECLINE_REASONS)
+        fitting = [r for r, problems in DECLINE_FITS.items() if problem in problems]
+        if theme in BORDER_THEMES:
+            fitting.append(NEXT_BOROUGH)
+            if directorate in LA_PAZ_SIDE:
+                fitting.append(LA_PAZ)
+        if roll < 0.05 and fitting:
+            reason, referral = rng.choice(fitting)
             self.case_step(
                 case,
                 self.app.decline_case,
@@ -2026,14 +2063,13 @@ class _Loader:
             )
             case.open = False
             return
-        if roll < 0.09:
+        if roll < 0.14:
             earlier = [
                 c
                 for c in self.cases[:-1]
                 if self.territory_of[c.territory_id] == directorate
-                and c.theme == theme
+                and c.problem == problem
                 and c.open
-                and not c.commitments
             ]
             if earlier:
                 target = earlier[-1]
@@ -2085,6 +2121,7 @@ class _Loader:
             )
             validated_at = self.commitment_history(
                 rng,
+                problem,
                 commitment,
                 f"{key}:commitment:{n}",
                 case,
@@ -2133,6 +2170,7 @@ class _Loader:
     def commitment_history(
         self,
         rng: random.Random,
+        problem: str,
         commitment: _Commitment,
         key: str,
         case: _Case,
@@ -2147,8 +2185,13 @@ class _Loader:
         secretary = _secretary(table_id)
         # What the agency did after the session: the next day (or the last of the history).
         self.at(min(agreed_on + timedelta(days=1), before), 10)
-        if rng.random() < 0.04:
-            alternatives = [a for a in self.table_members[table_id] if a != commitment.agency_id]
+        if rng.random() < 0.15:
+            # To another agency that answers the same problem and sits at the table.
+            alternatives = [
+                agency
+                for agency, *_ in ANSWERS[problem]
+                if agency != commitment.agency_id and agency in self.table_members[table_id]
+            ]
             if alternatives:
                 new_agency = rng.choice(alternatives)
                 self.step(
@@ -2170,13 +2213,19 @@ class _Loader:
                 due_on=due_on,
                 reason=rng.choice(RESCHEDULE_REASONS),
             )
-        if fate < 0.08:
+        # Cancelled where the case keeps another agreement (else it would be left with
+        # nothing), or where the problem turns out to be on private land.
+        others = len(case.commitments) > 1
+        reasons = OTHER_AGREEMENT if others else []
+        if others and problem in ON_LAND:
+            reasons = [*reasons, PRIVATE_LAND]
+        if fate < 0.2 and reasons:
             self.step(
                 commitment,
                 app.cancel_commitment,
                 f"{key}:cancel",
                 actor=secretary,
-                reason=rng.choice(CANCEL_REASONS),
+                reason=rng.choice(reasons),
             )
             return None
         if fate > 0.80:

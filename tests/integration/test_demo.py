@@ -24,8 +24,12 @@ from tequio.demo import (
     ANSWERS,
     CABINET,
     CASE_TEMPLATES,
+    DECLINE_FITS,
     DEMO_IDS,
     LIGHTING_TABLE,
+    ON_LAND,
+    OTHER_AGREEMENT,
+    RETHEMED,
     SATURDAY_ASSEMBLY,
     TABLES,
     WATER_TABLE,
@@ -77,6 +81,7 @@ def test_demo_tells_the_week_and_a_second_load_writes_nothing(
     check_the_week(app, summary)
     check_the_borough(app, summary)
     check_each_commitment_answers_its_case(app, summary)
+    check_the_borough_reads_true(app, summary)
     check_the_times_of_the_story(app, summary)
 
     # Nine days later someone runs `tequio demo` again: nothing at all is written.
@@ -216,6 +221,60 @@ def check_each_commitment_answers_its_case(app: TequioApplication, summary: Demo
         assert any(a.match(made.description) for a in answers), (title, made.description)
         answered += 1
     assert answered >= 150
+
+
+def check_the_borough_reads_true(app: TequioApplication, summary: DemoSummary) -> None:
+    """What staff decided of a case or a commitment fits its problem."""
+    problems = [
+        (title, pattern(title)) for themed in CASE_TEMPLATES.values() for title, _ in themed
+    ]
+    theme_of = {title: theme for theme, themed in CASE_TEMPLATES.items() for title, _ in themed}
+    the_weeks = set(summary.cases.values())
+    seen: Counter[str] = Counter()
+    for case_id in set(summary.case_ids) - the_weeks:
+        events = events_of(app, Case, case_id)
+        title = events[0].title
+        problem = next(p for p, matches in problems if matches.match(title))
+        for e in events[1:]:
+            kind = type(e).__name__
+            if kind == "Triaged" and e.theme != theme_of[problem]:
+                seen["re-themed"] += 1
+                assert RETHEMED[problem] == e.theme, (title, e.theme)
+            elif kind == "MergedAsDuplicate":
+                seen["merged"] += 1
+                target = events_of(app, Case, e.target_id)[0].title
+                assert pattern(problem).match(target), (title, target)
+            elif kind == "Declined":
+                seen["declined"] += 1
+                fits = problem in DECLINE_FITS.get((e.reason, e.referred_to), frozenset())
+                assert fits or e.referred_to.startswith(("Alcaldía", "Municipio")), (title, e)
+    for commitment_id in summary.commitment_ids:
+        events = events_of(app, Commitment, commitment_id)
+        made = events[0]
+        if made.case_id in the_weeks:
+            continue
+        problem = next(
+            p
+            for p, matches in problems
+            if matches.match(events_of(app, Case, made.case_id)[0].title)
+        )
+        for e in events[1:]:
+            kind = type(e).__name__
+            if kind == "Reassigned":
+                seen["reassigned"] += 1
+                assert e.responsible_agency_id in {a for a, *_ in ANSWERS[problem]}, problem
+            elif kind == "Cancelled":
+                seen["cancelled"] += 1
+                assert e.reason in OTHER_AGREEMENT or problem in ON_LAND, (problem, e.reason)
+                siblings = [
+                    events_of(app, Commitment, c)
+                    for c in summary.commitment_ids
+                    if c != commitment_id
+                    and events_of(app, Commitment, c)[0].case_id == made.case_id
+                ]
+                kept = [h for h in siblings if type(h[-1]).__name__ != "Cancelled"]
+                assert kept, f"{made.case_id} is left with no agreement"
+    assert all(seen[k] >= 1 for k in ("re-themed", "merged", "declined", "reassigned", "cancelled"))
 
 
 # Posts whose holder changes during the story (civil protection's head in the borough,
