@@ -1350,6 +1350,37 @@ RESCHEDULE_REASONS = [
     "Se requiere un dictamen técnico antes de intervenir.",
     "La cuadrilla fue reasignada a la atención de una emergencia.",
 ]
+# The same, for agencies whose commitments are not works (patrols, programmes, care,
+# workshops): no crews, materials or finished works.
+WORKS_AGENCIES = frozenset({"dgo", "dgsu", "sobse", "sacmex", "dmas", "cfe", "c5"})
+SERVICE_NOTES = [
+    "Se realizó recorrido de verificación con vecinas y vecinos.",
+    "Se coordinó con la dirección territorial el acceso a la zona.",
+    "Se informó del avance a la comisión vecinal.",
+    "Se programaron las fechas y se avisó a las personas interesadas.",
+    "Se asignó personal y se iniciaron las actividades.",
+    "Se atendió a una parte de las personas; continúan las actividades.",
+]
+SERVICE_EVIDENCE = [
+    "Listas de asistencia y fotografías de las actividades.",
+    "Acta de entrega-recepción firmada por la comisión vecinal.",
+    "Bitácora de actividades firmada por el personal responsable.",
+    "Oficio de conclusión con el informe de actividades.",
+]
+SERVICE_RESCHEDULE_REASONS = [
+    "Se cambió la fecha a petición de la comisión vecinal.",
+    "El personal asignado atiende una contingencia en otra zona.",
+    "Se espera la respuesta de otra dependencia para continuar.",
+]
+
+
+def words_for(agency_id: str) -> tuple[list[str], list[str], list[str]]:
+    """Progress notes, evidence and reasons to reschedule that fit what the agency does."""
+    if agency_id in WORKS_AGENCIES:
+        return PROGRESS_NOTES, EVIDENCE, RESCHEDULE_REASONS
+    return SERVICE_NOTES, SERVICE_EVIDENCE, SERVICE_RESCHEDULE_REASONS
+
+
 # Why a table cancels a commitment. The first two only fit where the case has another
 # agreement; the third only where the problem is on someone's land.
 OTHER_AGREEMENT = [
@@ -2211,7 +2242,7 @@ class _Loader:
                 app.reschedule_commitment,
                 f"{key}:reschedule",
                 due_on=due_on,
-                reason=rng.choice(RESCHEDULE_REASONS),
+                reason=rng.choice(words_for(commitment.agency_id)[2]),
             )
         # Cancelled where the case keeps another agreement (else it would be left with
         # nothing), or where the problem turns out to be on private land.
@@ -2235,7 +2266,7 @@ class _Loader:
             app.report_progress,
             f"{key}:progress",
             progress=rng.choice([10, 20, 25, 30, 40, 50, 60, 75]),
-            note=rng.choice(PROGRESS_NOTES),
+            note=rng.choice(words_for(commitment.agency_id)[0]),
         )
         if fate > OWED_FATE:
             return None  # in progress
@@ -2247,7 +2278,9 @@ class _Loader:
             commitment,
             app.report_fulfilment,
             f"{key}:fulfil",
-            evidence=rng.choice(EVIDENCE).format(key=key.replace(":", "-")),
+            evidence=rng.choice(words_for(commitment.agency_id)[1]).format(
+                key=key.replace(":", "-")
+            ),
             reported_on=done_on,
         )
         if fate > 0.35:

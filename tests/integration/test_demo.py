@@ -33,6 +33,7 @@ from tequio.demo import (
     SATURDAY_ASSEMBLY,
     TABLES,
     WATER_TABLE,
+    WORKS_AGENCIES,
     DemoSummary,
     load_demo,
     monday_of,
@@ -223,6 +224,9 @@ def check_each_commitment_answers_its_case(app: TequioApplication, summary: Demo
     assert answered >= 150
 
 
+WORKS_WORDS = re.compile(r"cuadrilla|materiales|almac[eé]n|trabajos|lluvias|obra", re.I)
+
+
 def check_the_borough_reads_true(app: TequioApplication, summary: DemoSummary) -> None:
     """What staff decided of a case or a commitment fits its problem."""
     problems = [
@@ -258,9 +262,17 @@ def check_the_borough_reads_true(app: TequioApplication, summary: DemoSummary) -
             for p, matches in problems
             if matches.match(events_of(app, Case, made.case_id)[0].title)
         )
+        agency = made.responsible_agency_id
         for e in events[1:]:
             kind = type(e).__name__
+            said = getattr(e, "note", None) or getattr(e, "evidence", None) or ""
+            said += getattr(e, "reason", None) or ""
+            if agency not in WORKS_AGENCIES and kind != "Cancelled":
+                # A patrol, a programme or a workshop has no crew, materials or rain.
+                assert not WORKS_WORDS.search(said), (agency, said)
+                seen["services told"] += bool(said)
             if kind == "Reassigned":
+                agency = e.responsible_agency_id
                 seen["reassigned"] += 1
                 assert e.responsible_agency_id in {a for a, *_ in ANSWERS[problem]}, problem
             elif kind == "Cancelled":
@@ -274,7 +286,8 @@ def check_the_borough_reads_true(app: TequioApplication, summary: DemoSummary) -
                 ]
                 kept = [h for h in siblings if type(h[-1]).__name__ != "Cancelled"]
                 assert kept, f"{made.case_id} is left with no agreement"
-    assert all(seen[k] >= 1 for k in ("re-themed", "merged", "declined", "reassigned", "cancelled"))
+    kinds = ("re-themed", "merged", "declined", "reassigned", "cancelled", "services told")
+    assert all(seen[k] >= 1 for k in kinds), seen
 
 
 # Posts whose holder changes during the story (civil protection's head in the borough,
