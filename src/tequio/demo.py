@@ -2187,8 +2187,10 @@ class _Loader:
                 assembly_id=max(a for a in validations if a is not None),
             )
             case.open = False
-            if rng.random() < 0.12:
-                self.at(min(before, max(validated) + timedelta(days=21)), 10)
+            # Weeks later, as its reason says: only a case closed long enough ago.
+            reopened_on = max(validated) + timedelta(days=21)
+            if rng.random() < 0.12 and reopened_on <= before:
+                self.at(reopened_on, 10)
                 self.case_step(
                     case,
                     self.app.reopen_case,

@@ -244,6 +244,13 @@ def check_the_borough_reads_true(app: TequioApplication, summary: DemoSummary) -
             if kind == "Triaged" and e.theme != theme_of[problem]:
                 seen["re-themed"] += 1
                 assert RETHEMED[problem] == e.theme, (title, e.theme)
+            elif kind == "Reopened":
+                seen["reopened"] += 1
+                closed = [
+                    c for c in events if type(c).__name__ == "Closed" and c.timestamp <= e.timestamp
+                ][-1]
+                # "semanas después del cierre": weeks, as the reason says.
+                assert e.timestamp - closed.timestamp >= timedelta(days=14), title
             elif kind == "MergedAsDuplicate":
                 seen["merged"] += 1
                 target = events_of(app, Case, e.target_id)[0].title
@@ -286,7 +293,8 @@ def check_the_borough_reads_true(app: TequioApplication, summary: DemoSummary) -
                 ]
                 kept = [h for h in siblings if type(h[-1]).__name__ != "Cancelled"]
                 assert kept, f"{made.case_id} is left with no agreement"
-    kinds = ("re-themed", "merged", "declined", "reassigned", "cancelled", "services told")
+    kinds = ("re-themed", "reopened", "merged", "declined", "reassigned", "cancelled")
+    kinds += ("services told",)
     assert all(seen[k] >= 1 for k in kinds), seen
 
 
