@@ -2263,18 +2263,35 @@ class _Loader:
             return None
         if fate > 0.80:
             return None  # still open
+        # The first news comes some days in, within the first half of the time given.
+        notes = words_for(commitment.agency_id)[0]
+        half = max(1, (min(due_on, before) - agreed_on).days // 2)
+        progress_on = min(before, agreed_on + timedelta(days=rng.randint(1, half)))
+        progress = rng.choice([10, 20, 25, 30, 40, 50])
+        self.at(progress_on, 12)
         self.step(
             commitment,
             app.report_progress,
             f"{key}:progress",
-            progress=rng.choice([10, 20, 25, 30, 40, 50, 60, 75]),
-            note=rng.choice(words_for(commitment.agency_id)[0]),
+            progress=progress,
+            note=rng.choice(notes),
         )
-        if fate > OWED_FATE:
-            return None  # in progress
         # Some work is reported a few days late: the scorecard's "on time" tells them apart.
         done_on = agreed_on + timedelta(days=rng.randint(1, max(1, (due_on - agreed_on).days + 7)))
-        done_on = max(agreed_on, min(done_on, before))
+        done_on = max(progress_on, done_on)
+        if fate > OWED_FATE or done_on > before:
+            # Still in progress; where there was time, a second report.
+            later_on = progress_on + timedelta(days=rng.randint(5, 15))
+            if later_on <= before and rng.random() < 0.6:
+                self.at(later_on, 12)
+                self.step(
+                    commitment,
+                    app.report_progress,
+                    f"{key}:progress:2",
+                    progress=min(90, progress + rng.choice([15, 20, 25, 30])),
+                    note=rng.choice(notes),
+                )
+            return None
         self.at(done_on, 13)
         self.step(
             commitment,

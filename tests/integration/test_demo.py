@@ -293,6 +293,17 @@ def check_the_borough_reads_true(app: TequioApplication, summary: DemoSummary) -
                 ]
                 kept = [h for h in siblings if type(h[-1]).__name__ != "Cancelled"]
                 assert kept, f"{made.case_id} is left with no agreement"
+    # Work is reported as it goes, not all the morning after the session, and what is
+    # done is not all reported on the history's last day.
+    firsts, done = [], []
+    for commitment_id in summary.commitment_ids:
+        events = events_of(app, Commitment, commitment_id)
+        reports = [e for e in events if type(e).__name__ == "ProgressReported"]
+        if reports and events[0].case_id not in the_weeks:
+            firsts.append((local_day(reports[0]) - events[0].agreed_on).days)
+        done += [local_day(e) for e in events if type(e).__name__ == "FulfilmentReported"]
+    assert sum(days == 1 for days in firsts) < len(firsts) / 2
+    assert max(Counter(done).values()) <= len(done) / 10
     kinds = ("re-themed", "reopened", "merged", "declined", "reassigned", "cancelled")
     kinds += ("services told",)
     assert all(seen[k] >= 1 for k in kinds), seen
