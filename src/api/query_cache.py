@@ -80,6 +80,7 @@ READ_ROOT_FIELDS = frozenset(
     {
         "territories",
         "agencies",
+        "posts",
         "post",
         "case",
         "cases",
@@ -130,7 +131,7 @@ READ_FIELDS: Mapping[str, frozenset[str]] = {
     "Location": _fields("lat long address"),
     "Official": _fields("id name"),
     "PageInfo": _fields("hasNextPage endCursor"),
-    "Post": _fields("id title agency holder"),
+    "Post": _fields("id title version agency holder"),
     "Table": _fields("id name kind version territory members"),
     "TableAgenda": _fields("table openCases dueCommitments overdueCommitments"),
     "Territory": _fields("id name kind parent"),

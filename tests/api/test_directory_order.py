@@ -56,3 +56,55 @@ async def test_territories_agencies_and_tables_are_listed_in_spanish_order(
         "Ámbito Rural",
         "Seguridad",
     ]
+
+
+POSTS = "query($agency: ID) { posts(agencyId: $agency) { id title version holder { name } } }"
+APPOINT = """mutation($post: ID!, $name: String!, $v: Int) {
+  appointToPost(postId: $post, officialName: $name, expectedVersion: $v) { version } }"""
+
+
+async def test_a_secretary_finds_an_agencys_posts_and_their_versions_to_appoint_with(
+    api: GraphQLClient,
+) -> None:
+    admin = api.token("admin.sistema", "admin")
+    for agency, name in (("obras", "Obras"), ("dgsu", "Servicios Urbanos")):
+        await api.run(
+            "mutation($id: ID!, $n: String!) { addAgency(id: $id, name: $n, level: MUNICIPAL)"
+            " { id } }",
+            {"id": agency, "n": name},
+            token=admin,
+        )
+    for post, title, agency in (
+        ("jud-alumbrado", "Jefatura de Alumbrado", "dgsu"),
+        ("dir-obras", "Dirección de Obras", "obras"),
+        ("ast-alumbrado", "Área de Atención Ciudadana", "dgsu"),
+    ):
+        await api.run(
+            "mutation($id: ID!, $t: String!, $a: ID!) { addPost(id: $id, title: $t, agencyId: $a)"
+            " { id } }",
+            {"id": post, "t": title, "a": agency},
+            token=admin,
+        )
+    listed = (await api.run(POSTS, {"agency": "dgsu"}))["posts"]
+    assert [(p["id"], p["title"]) for p in listed] == [
+        ("ast-alumbrado", "Área de Atención Ciudadana"),
+        ("jud-alumbrado", "Jefatura de Alumbrado"),
+    ]
+    assert len((await api.run(POSTS))["posts"]) == 3
+
+    (lighting,) = [p for p in listed if p["id"] == "jud-alumbrado"]
+    appointed = await api.run(
+        APPOINT,
+        {"post": "jud-alumbrado", "name": "Jorge Sánchez", "v": lighting["version"]},
+        token=admin,
+    )
+    assert appointed["appointToPost"]["version"] == lighting["version"] + 1
+    # Another appointment made meanwhile: the version read before is stale.
+    stale = await api.error(
+        APPOINT,
+        {"post": "jud-alumbrado", "name": "Laura Gómez", "v": lighting["version"]},
+        token=admin,
+    )
+    assert stale["extensions"]["code"] == "CONFLICT"
+    (now,) = [p for p in (await api.run(POSTS, {"agency": "dgsu"}))["posts"] if p["holder"]]
+    assert now["holder"] == {"name": "Jorge Sánchez"}

@@ -96,6 +96,16 @@ class Query:
         rows = await info.context.runtime.queries.directory.agencies(info.context.municipality)
         return [Agency.from_row(r) for r in rows]
 
+    @strawberry.field(
+        description="Every post, or one agency's (the postId makeCommitment takes), in"
+        " Spanish alphabetical order of title."
+    )
+    async def posts(self, info: Info, agency_id: strawberry.ID | None = None) -> list[Post]:
+        rows = await info.context.runtime.queries.directory.posts(
+            info.context.municipality, None if agency_id is None else str(agency_id)
+        )
+        return [Post.from_row(r) for r in rows]
+
     @strawberry.field
     async def post(self, info: Info, id: strawberry.ID) -> Post | None:
         row = await info.context.posts.load(_id(id) or "")

@@ -88,6 +88,9 @@ async def _official(info: Info, official_id: str | None) -> Official | None:
 class Post:
     id: strawberry.ID
     title: str
+    version: int = strawberry.field(
+        description="Changes with each appointment: appointToPost's expectedVersion."
+    )
     agency_id: strawberry.Private[str]
     holder_id: strawberry.Private[str | None]
 
@@ -96,6 +99,7 @@ class Post:
         return cls(
             id=strawberry.ID(row["id"]),
             title=row["title"],
+            version=row["version"],
             agency_id=row["agency_id"],
             holder_id=row["holder_id"],
         )

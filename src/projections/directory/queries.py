@@ -13,7 +13,7 @@ from projections.spanish_order import sorted_by_name
 
 TERRITORY_COLUMNS = "id, name, kind, parent_id"
 AGENCY_COLUMNS = "id, name, level"
-POST_COLUMNS = "id, title, agency_id, holder_id"
+POST_COLUMNS = "id, title, agency_id, holder_id, version"
 
 
 class DirectoryQueries:
