@@ -64,6 +64,12 @@ API_MESSAGES: dict[str, dict[str, str]] = {
         "en": "'first' must be between 1 and {max}; got {first}.",
         "es": "'first' debe estar entre 1 y {max}; se recibió {first}.",
     },
+    "status_disputed_is_reserved": {
+        "en": "No commitment is ever DISPUTED: a dispute returns it to IN_PROGRESS. "
+        "To list the disputed ones, filter with disputed: true.",
+        "es": "Ningún compromiso queda en DISPUTED: una objeción lo devuelve a IN_PROGRESS. "
+        "Para listar los objetados, filtre con disputed: true.",
+    },
     "bad_cursor": {
         "en": "The cursor '{cursor}' is not valid for this list.",
         "es": "El cursor '{cursor}' no es válido para esta lista.",

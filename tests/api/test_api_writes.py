@@ -349,3 +349,10 @@ async def test_the_board_finds_the_commitments_the_community_disputed(world: Wor
         (node,) = [e["node"] for e in found["edges"]]
         assert node["id"] == expected["id"]
         assert (node["status"], node["disputes"] > 0) == ("IN_PROGRESS" if flag else "OPEN", flag)
+    # Asked by the contract's DISPUTED status, the board says where to look instead of
+    # answering that nothing is disputed.
+    by_status = "{ commitments(filter: {status: DISPUTED}) { totalCount } }"
+    for language, words in (("en", "filter with disputed: true"), ("es-MX", "filtre con disputed")):
+        refusal = await world.api.error(by_status, language=language)
+        assert refusal["extensions"]["code"] == "BAD_USER_INPUT"
+        assert words in refusal["message"]

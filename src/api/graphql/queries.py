@@ -180,6 +180,10 @@ class Query:
         after: str | None = None,
     ) -> CommitmentConnection:
         f = filter or CommitmentFilter()
+        if _enum(f.status) == "DISPUTED":
+            # The contract's enum has it, but a dispute returns a commitment to work: an
+            # empty list would tell a client there is nothing disputed.
+            raise ApiError("BAD_USER_INPUT", "status_disputed_is_reserved")
         try:
             page = await info.context.runtime.queries.commitments.list_commitments(
                 info.context.municipality,
