@@ -648,8 +648,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
     try:
         where = _write(export, args, datetime.now(settings.zone))
+    except BrokenPipeError:
+        # The reader stopped reading (`tequio export cases | head`): it has what it wanted,
+        # as from any tool of the shell. Nothing more is written to that pipe, not even
+        # the interpreter's flush at exit.
+        if not args.output or args.output == "-":
+            with suppress(OSError, ValueError, AttributeError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except OSError as error:
-        return _fail(text("cannot_write", lang, file=args.output, reason=error.strerror))
+        target = args.output if args.output and args.output != "-" else "stdout"
+        return _fail(text("cannot_write", lang, file=target, reason=error.strerror))
     print(
         text(
             "done",

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import stat
+import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -532,3 +533,31 @@ def test_an_export_into_a_pipe_writes_into_it_and_leaves_it_a_pipe(
     assert code == 0, err
     assert stat.S_ISFIFO(pipe.stat().st_mode)
     assert received and received[0].startswith("id,")
+
+
+class ClosedPipe(io.StringIO):
+    """Standard output read by `head`, which has stopped reading."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read_end, self.write_end = os.pipe()
+
+    def write(self, _text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def fileno(self) -> int:
+        return self.write_end
+
+
+def test_an_export_piped_to_a_reader_that_stops_ends_quietly(
+    tequio: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed = ClosedPipe()
+    monkeypatch.setattr(sys, "stdout", closed)
+    try:
+        code, _, err = tequio("export", "cases")
+        assert code == 0
+        assert err == ""  # no "cannot write None: Broken pipe", no summary
+    finally:
+        os.close(closed.read_end)
+        os.close(closed.write_end)
