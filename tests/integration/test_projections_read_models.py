@@ -90,6 +90,7 @@ async def test_directory(week: Week, pool: asyncpg.Pool) -> None:
         "title": "Head of public lighting",
         "agency_id": "dgsu",
         "holder_id": week.laura,
+        "version": 3,  # added, Jorge appointed, then Laura
     }
     officials = {o["id"]: o["name"] for o in await q.officials_by_ids(M, [week.jorge, week.laura])}
     assert officials == {week.jorge: "Jorge Sánchez", week.laura: "Laura Gómez"}
