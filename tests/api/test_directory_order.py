@@ -108,3 +108,11 @@ async def test_a_secretary_finds_an_agencys_posts_and_their_versions_to_appoint_
     assert stale["extensions"]["code"] == "CONFLICT"
     (now,) = [p for p in (await api.run(POSTS, {"agency": "dgsu"}))["posts"] if p["holder"]]
     assert now["holder"] == {"name": "Jorge Sánchez"}
+
+
+async def test_posts_of_an_agency_id_with_a_nul_is_bad_input_not_an_internal_error(
+    api: GraphQLClient,
+) -> None:
+    refusal = await api.error(POSTS, {"agency": "dgsu\u0000"})
+    assert refusal["extensions"]["code"] == "BAD_USER_INPUT"
+    assert (await api.run(POSTS, {"agency": "nadie"}))["posts"] == []

@@ -102,7 +102,7 @@ class Query:
     )
     async def posts(self, info: Info, agency_id: strawberry.ID | None = None) -> list[Post]:
         rows = await info.context.runtime.queries.directory.posts(
-            info.context.municipality, None if agency_id is None else str(agency_id)
+            info.context.municipality, _id(agency_id)
         )
         return [Post.from_row(r) for r in rows]
 
