@@ -135,6 +135,9 @@ class RateLimiter:
         self.rate = per_minute / 60.0
         self.monotonic = monotonic
         self._buckets: dict[str, _Bucket] = {}
+        # Set by ``api.shared_allowances`` when it shares this process's spending: only
+        # then is it counted (a count nobody takes would keep every bucket remembered).
+        self.counts_spending = False
 
     def take(self, key: str) -> float | None:
         """Spends one request of ``key``; returns None if allowed, else the seconds to
@@ -151,7 +154,8 @@ class RateLimiter:
             bucket.updated = now
         if bucket.tokens >= 1:
             bucket.tokens -= 1
-            bucket.spent += 1
+            if self.counts_spending:
+                bucket.spent += 1
             return None
         return (1 - bucket.tokens) / self.rate
 

@@ -95,6 +95,7 @@ class SharedAllowances:
         self, limiter: RateLimiter, pool: asyncpg.Pool, municipality: str, interval: float
     ) -> None:
         self._limiter = limiter
+        limiter.counts_spending = True
         self._pool = pool
         # Processes limited at another rate keep their own buckets: a level is counted
         # in the requests of one limit.
